@@ -1,0 +1,1 @@
+//! Cron-like schedules (being written).
