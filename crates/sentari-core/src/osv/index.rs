@@ -1,0 +1,523 @@
+//! The in-memory advisory index, keyed by (ecosystem without release, normalised name).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::cvss::{Rating, cvss3_base_score};
+use super::eval::{EventKind, PreparedRange, RangeType};
+use super::model::{DatabaseSpecific, OsvAffected, OsvRecord, OsvSeverity};
+use crate::ecosystem::{Ecosystem, normalize_package_name};
+use crate::version::{Version, VersionError, VersionScheme};
+
+/// A record that could not be used; the index reports it and goes on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {reason}", id.as_deref().unwrap_or("<record without id>"))]
+pub struct RecordError {
+    /// The record id, when it could be read.
+    pub id: Option<String>,
+    /// What was wrong.
+    pub reason: String,
+}
+
+/// What happened to one inserted record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// The record is new and indexed.
+    Added,
+    /// It replaced an older copy of the same id.
+    Replaced,
+    /// An equal or newer copy of the id is already indexed.
+    Stale,
+    /// It is withdrawn: it was not indexed, and any older copy was removed.
+    Withdrawn,
+}
+
+/// Counters describing what an index holds and what it skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IndexStats {
+    /// Advisories currently indexed.
+    pub advisories: usize,
+    /// `(package, ranges)` entries currently indexed.
+    pub entries: usize,
+    /// Withdrawn records seen (never indexed).
+    pub withdrawn: usize,
+    /// Records that replaced or lost to another copy of the same id.
+    pub duplicates: usize,
+    /// `GIT` ranges skipped (other ranges of the same entry still count).
+    pub git_ranges_skipped: usize,
+    /// Affected entries in ecosystems Sentari cannot compare.
+    pub unsupported_entries: usize,
+    /// Ranges dropped because an event did not parse or was malformed.
+    pub bad_ranges: usize,
+}
+
+/// The severity of an advisory as Sentari reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Severity {
+    /// The scoring system: `CVSS_V3`, `CVSS_V4`, `CVSS_V2`, or `database_specific`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The vector, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector: Option<String>,
+    /// The base score, computed for CVSS v3 vectors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// The rating, from the score or from the database's own word.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<Rating>,
+}
+
+/// Picks the most useful severity: a scorable CVSS v3 vector first, then a v4 vector (with
+/// the database's rating word), then v2, then the database's word alone.
+fn resolve_severity(list: &[OsvSeverity], db: Option<&DatabaseSpecific>) -> Option<Severity> {
+    let word = db
+        .and_then(|d| d.severity.as_deref())
+        .and_then(Rating::from_word);
+    let find = |kind: &str| list.iter().find(|s| s.kind == kind);
+    if let Some(s) = find("CVSS_V3")
+        && let Ok(score) = cvss3_base_score(&s.score)
+    {
+        return Some(Severity {
+            kind: "CVSS_V3".into(),
+            vector: Some(s.score.clone()),
+            score: Some(score),
+            rating: Some(Rating::from_score(score)),
+        });
+    }
+    for kind in ["CVSS_V4", "CVSS_V3", "CVSS_V2"] {
+        if let Some(s) = find(kind) {
+            return Some(Severity {
+                kind: kind.into(),
+                vector: Some(s.score.clone()),
+                score: None,
+                rating: word,
+            });
+        }
+    }
+    word.map(|w| Severity {
+        kind: "database_specific".into(),
+        vector: None,
+        score: None,
+        rating: Some(w),
+    })
+}
+
+#[derive(Debug)]
+struct Advisory {
+    id: Box<str>,
+    modified: Box<str>,
+    aliases: Vec<String>,
+    summary: Option<String>,
+    severity: Option<Severity>,
+    /// Where its entries live, so a newer copy can remove them.
+    keys: Vec<(Ecosystem, Box<str>)>,
+    live: bool,
+}
+
+/// A listed version: parsed when it parses, so equal spellings (`1.0` / `1.0.0` in PEP 440)
+/// match, and kept raw otherwise for an exact comparison.
+#[derive(Debug)]
+enum Listed {
+    Parsed(Version),
+    Raw(Box<str>),
+}
+
+#[derive(Debug)]
+struct Entry {
+    advisory: u32,
+    ecosystem: Ecosystem,
+    name: Box<str>,
+    ranges: Vec<PreparedRange>,
+    listed: Vec<Listed>,
+    severity: Option<Severity>,
+}
+
+/// Why a query could not be evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// Sentari has no comparator for this ecosystem.
+    #[error("unsupported ecosystem {0:?}")]
+    UnsupportedEcosystem(String),
+    /// The version does not parse under the ecosystem's comparator.
+    #[error(transparent)]
+    UnparsableVersion(#[from] VersionError),
+}
+
+/// Why one advisory matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MatchReason {
+    /// The record's ecosystem string (`AlmaLinux:9`).
+    pub ecosystem: String,
+    /// The record's package name.
+    pub package: String,
+    /// The comparator used (`rpm`, `pep440`, …).
+    pub comparator: &'static str,
+    /// `range` or `versions` (listed in `affected[].versions`).
+    pub via: &'static str,
+    /// `ECOSYSTEM` or `SEMVER` for range matches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range_type: Option<&'static str>,
+    /// The `introduced` event that opened the range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub introduced: Option<String>,
+    /// The next `fixed` event above the version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<String>,
+    /// The next `last_affected` event at or above the version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_affected: Option<String>,
+    /// The `limit` event that bounds the range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    /// The listed version that equals the queried one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listed_version: Option<String>,
+}
+
+/// One advisory affecting the queried version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VulnMatch {
+    /// The advisory id.
+    pub id: String,
+    /// Its aliases.
+    pub aliases: Vec<String>,
+    /// Its summary.
+    pub summary: Option<String>,
+    /// Its severity, when known.
+    pub severity: Option<Severity>,
+    /// Why it matched.
+    pub matched: MatchReason,
+}
+
+/// An advisory whose ranges could not be judged for this version (it was malformed, or
+/// needed a SemVer reading that the version does not have). Reported, never guessed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Indeterminate {
+    /// The advisory id.
+    pub id: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The answer to one query.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct QueryOutcome {
+    /// Matching advisories, one per id, sorted by id.
+    pub matches: Vec<VulnMatch>,
+    /// Advisories that could not be judged.
+    pub indeterminate: Vec<Indeterminate>,
+}
+
+/// Advisories by package, built record by record.
+#[derive(Debug, Default)]
+pub struct OsvIndex {
+    advisories: Vec<Advisory>,
+    by_id: HashMap<Box<str>, u32>,
+    packages: HashMap<Ecosystem, HashMap<Box<str>, Vec<Entry>>>,
+    stats: IndexStats,
+}
+
+impl OsvIndex {
+    /// An empty index.
+    pub fn new() -> OsvIndex {
+        OsvIndex::default()
+    }
+
+    /// What the index holds and skipped so far.
+    pub fn stats(&self) -> &IndexStats {
+        &self.stats
+    }
+
+    /// Parses one OSV JSON record and indexes it.
+    pub fn insert_json(&mut self, bytes: &[u8]) -> Result<InsertOutcome, RecordError> {
+        let record: OsvRecord = serde_json::from_slice(bytes).map_err(|e| RecordError {
+            id: id_hint(bytes),
+            reason: format!("not an OSV record: {e}"),
+        })?;
+        self.insert(record)
+    }
+
+    /// Indexes one record, keeping only the newest copy of each id (by `modified`).
+    pub fn insert(&mut self, record: OsvRecord) -> Result<InsertOutcome, RecordError> {
+        if record.id.trim().is_empty() {
+            return Err(RecordError {
+                id: None,
+                reason: "empty id".into(),
+            });
+        }
+        let existing = self.by_id.get(record.id.as_str()).copied();
+        if let Some(old) = existing
+            && let Some(a) = self.advisories.get(old as usize)
+        {
+            self.stats.duplicates += 1;
+            if *a.modified >= *record.modified && record.withdrawn.is_none() {
+                return Ok(InsertOutcome::Stale);
+            }
+            self.remove(old);
+        }
+        if record.withdrawn.is_some() {
+            self.stats.withdrawn += 1;
+            return Ok(InsertOutcome::Withdrawn);
+        }
+        let idx = u32::try_from(self.advisories.len()).map_err(|_| RecordError {
+            id: Some(record.id.clone()),
+            reason: "index full".into(),
+        })?;
+        let record_severity = resolve_severity(&record.severity, record.database_specific.as_ref());
+        let mut keys = Vec::new();
+        for affected in record.affected {
+            if let Some((key, entry)) = self.prepare_entry(idx, affected) {
+                keys.push(key.clone());
+                self.packages
+                    .entry(key.0)
+                    .or_default()
+                    .entry(key.1)
+                    .or_default()
+                    .push(entry);
+                self.stats.entries += 1;
+            }
+        }
+        self.advisories.push(Advisory {
+            id: record.id.as_str().into(),
+            modified: record.modified.into_boxed_str(),
+            aliases: record.aliases,
+            summary: record.summary,
+            severity: record_severity,
+            keys,
+            live: true,
+        });
+        self.by_id.insert(record.id.into_boxed_str(), idx);
+        self.stats.advisories += 1;
+        Ok(if existing.is_some() {
+            InsertOutcome::Replaced
+        } else {
+            InsertOutcome::Added
+        })
+    }
+
+    fn remove(&mut self, idx: u32) {
+        let Some(a) = self.advisories.get_mut(idx as usize) else {
+            return;
+        };
+        if !a.live {
+            return;
+        }
+        a.live = false;
+        let keys = std::mem::take(&mut a.keys);
+        for (eco, name) in keys {
+            if let Some(bucket) = self.packages.get_mut(&eco).and_then(|m| m.get_mut(&name)) {
+                let before = bucket.len();
+                bucket.retain(|e| e.advisory != idx);
+                self.stats.entries -= before - bucket.len();
+            }
+        }
+        self.stats.advisories -= 1;
+    }
+
+    fn prepare_entry(
+        &mut self,
+        idx: u32,
+        affected: OsvAffected,
+    ) -> Option<((Ecosystem, Box<str>), Entry)> {
+        let package = affected.package?;
+        let ecosystem = Ecosystem::parse(&package.ecosystem);
+        let Some(scheme) = ecosystem.version_scheme() else {
+            self.stats.unsupported_entries += 1;
+            return None;
+        };
+        let mut ranges = Vec::new();
+        for range in affected.ranges {
+            let kind = match range.kind.as_str() {
+                "ECOSYSTEM" => RangeType::Ecosystem,
+                "SEMVER" => RangeType::Semver,
+                _ => {
+                    self.stats.git_ranges_skipped += 1;
+                    continue;
+                }
+            };
+            let range_scheme = match kind {
+                RangeType::Semver => VersionScheme::Semver,
+                RangeType::Ecosystem => scheme,
+            };
+            let mut events = Vec::with_capacity(range.events.len());
+            let mut malformed = false;
+            for e in range.events {
+                let mut present = [
+                    (EventKind::Introduced, e.introduced),
+                    (EventKind::Fixed, e.fixed),
+                    (EventKind::LastAffected, e.last_affected),
+                    (EventKind::Limit, e.limit),
+                ]
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)));
+                match (present.next(), present.next()) {
+                    (Some(one), None) => events.push(one),
+                    _ => malformed = true,
+                }
+            }
+            if malformed {
+                self.stats.bad_ranges += 1;
+                continue;
+            }
+            match PreparedRange::new(kind, range_scheme, events) {
+                Ok(r) => ranges.push(r),
+                Err(_) => self.stats.bad_ranges += 1,
+            }
+        }
+        let listed = affected
+            .versions
+            .into_iter()
+            .map(|v| match scheme.parse(&v) {
+                Ok(p) => Listed::Parsed(p),
+                Err(_) => Listed::Raw(v.into_boxed_str()),
+            })
+            .collect();
+        // Only an entry-specific severity is stored here; the record's is looked up at query
+        // time so records with many entries do not hold many copies of it.
+        let severity = resolve_severity(&affected.severity, affected.database_specific.as_ref());
+        let name = normalize_package_name(&ecosystem, &package.name);
+        let key = (ecosystem.without_release(), name.into_boxed_str());
+        Some((
+            key,
+            Entry {
+                advisory: idx,
+                ecosystem,
+                name: package.name.into_boxed_str(),
+                ranges,
+                listed,
+                severity,
+            },
+        ))
+    }
+
+    /// The advisories affecting `version` of package `name` installed under `ecosystem`
+    /// (release-scoped for OS packages, e.g. `Debian:12`), each with the reason it matched.
+    pub fn query(
+        &self,
+        ecosystem: &Ecosystem,
+        name: &str,
+        version: &str,
+    ) -> Result<QueryOutcome, QueryError> {
+        let scheme = ecosystem
+            .version_scheme()
+            .ok_or_else(|| QueryError::UnsupportedEcosystem(ecosystem.to_string()))?;
+        let parsed = scheme.parse(version)?;
+        let mut out = QueryOutcome::default();
+        let key_name = normalize_package_name(ecosystem, name);
+        let Some(bucket) = self
+            .packages
+            .get(&ecosystem.without_release())
+            .and_then(|m| m.get(key_name.as_str()))
+        else {
+            return Ok(out);
+        };
+        // Parsed lazily: only needed when a SEMVER range appears outside a SemVer ecosystem.
+        let mut as_semver: Option<Result<Version, VersionError>> = None;
+        for entry in bucket {
+            if !entry.ecosystem.applies_to(ecosystem) {
+                continue;
+            }
+            let Some(adv) = self.advisories.get(entry.advisory as usize) else {
+                continue;
+            };
+            if out.matches.iter().any(|m| *m.id == *adv.id) {
+                continue;
+            }
+            let mut reason = None;
+            for range in &entry.ranges {
+                let v = if range.scheme == scheme {
+                    &parsed
+                } else {
+                    let r = as_semver.get_or_insert_with(|| VersionScheme::Semver.parse(version));
+                    match r {
+                        Ok(v) => &*v,
+                        Err(e) => {
+                            out.indeterminate.push(Indeterminate {
+                                id: adv.id.to_string(),
+                                reason: format!("SEMVER range, but {e}"),
+                            });
+                            continue;
+                        }
+                    }
+                };
+                if let Some(hit) = range.evaluate(v) {
+                    let ev = |k: EventKind| {
+                        hit.closing
+                            .filter(|e| e.kind == k)
+                            .map(|e| e.raw.to_string())
+                    };
+                    reason = Some(MatchReason {
+                        ecosystem: entry.ecosystem.to_string(),
+                        package: entry.name.to_string(),
+                        comparator: range.scheme.name(),
+                        via: "range",
+                        range_type: Some(range.kind.as_str()),
+                        introduced: hit.introduced.map(|e| e.raw.to_string()),
+                        fixed: ev(EventKind::Fixed),
+                        last_affected: ev(EventKind::LastAffected),
+                        limit: hit.limit.map(|e| e.raw.to_string()),
+                        listed_version: None,
+                    });
+                    break;
+                }
+            }
+            if reason.is_none() {
+                let listed = entry.listed.iter().find(|l| match l {
+                    Listed::Parsed(p) => *p == parsed,
+                    Listed::Raw(r) => **r == *version,
+                });
+                if let Some(l) = listed {
+                    reason = Some(MatchReason {
+                        ecosystem: entry.ecosystem.to_string(),
+                        package: entry.name.to_string(),
+                        comparator: scheme.name(),
+                        via: "versions",
+                        range_type: None,
+                        introduced: None,
+                        fixed: None,
+                        last_affected: None,
+                        limit: None,
+                        listed_version: Some(match l {
+                            Listed::Parsed(p) => p.as_str().to_owned(),
+                            Listed::Raw(r) => r.to_string(),
+                        }),
+                    });
+                }
+            }
+            if let Some(matched) = reason {
+                out.indeterminate.retain(|i| *i.id != *adv.id);
+                out.matches.push(VulnMatch {
+                    id: adv.id.to_string(),
+                    aliases: adv.aliases.clone(),
+                    summary: adv.summary.clone(),
+                    severity: entry.severity.clone().or_else(|| adv.severity.clone()),
+                    matched,
+                });
+            }
+        }
+        out.matches.sort_by(|a, b| a.id.cmp(&b.id));
+        out.indeterminate.dedup();
+        Ok(out)
+    }
+
+    /// The number of advisories indexed.
+    pub fn len(&self) -> usize {
+        self.stats.advisories
+    }
+
+    /// True when no advisory is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.stats.advisories == 0
+    }
+}
+
+/// Best-effort id of a record that failed to parse, for the error report.
+fn id_hint(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: String,
+    }
+    serde_json::from_slice::<IdOnly>(bytes).ok().map(|r| r.id)
+}
