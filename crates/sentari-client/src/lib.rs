@@ -1,0 +1,146 @@
+//! Typed HTTP client for Sentari (ARCHITECTURE.md §3: the only crate that imports reqwest).
+//!
+//! Agents, the fleet simulator, operator tooling and the server's own integration tests talk
+//! to the server through this crate, so every caller sees the same wire types and the same
+//! error mapping.
+
+use std::time::Duration;
+
+use sentari_proto::error::ErrorBody;
+use sentari_proto::health::HealthBody;
+
+/// What went wrong talking to the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The request never got an HTTP answer (connection refused, TLS, timeout).
+    #[error("cannot reach {url}: {source}")]
+    Transport {
+        /// The URL requested.
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with an error status and (usually) an error body.
+    #[error("server answered {status}: {}", body.as_ref().map(|b| b.detail.as_str()).unwrap_or("no error body"))]
+    Status {
+        /// HTTP status code.
+        status: u16,
+        /// The parsed `{error, detail}` body, when there was one.
+        body: Option<ErrorBody>,
+    },
+    /// The body did not have the expected shape.
+    #[error("unexpected response body from {url}: {source}")]
+    Decode {
+        /// The URL requested.
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The client could not be built.
+    #[error("cannot build HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+}
+
+/// A response whose status the caller wants to see even when it is not a success.
+#[derive(Debug, Clone)]
+pub struct Answer<T> {
+    /// HTTP status code.
+    pub status: u16,
+    /// The decoded body.
+    pub body: T,
+    /// The `X-Request-ID` the server returned.
+    pub request_id: Option<String>,
+}
+
+/// A client bound to one server base URL (`http://127.0.0.1:8443`).
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client with sane timeouts and no redirects.
+    pub fn new(base_url: &str) -> Result<Client, ClientError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("sentari-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(ClientError::Build)?;
+        Ok(Client {
+            base: base_url.trim_end_matches('/').to_owned(),
+            http,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// `GET /api/health`; answers for both 200 and 503, since both carry a health body.
+    pub async fn health(&self) -> Result<Answer<HealthBody>, ClientError> {
+        let url = self.url("/api/health");
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
+        let status = resp.status().as_u16();
+        let request_id = header(&resp, "x-request-id");
+        if status != 200 && status != 503 {
+            return Err(ClientError::Status {
+                status,
+                body: resp.json().await.ok(),
+            });
+        }
+        let body = resp
+            .json()
+            .await
+            .map_err(|source| ClientError::Decode { url, source })?;
+        Ok(Answer {
+            status,
+            body,
+            request_id,
+        })
+    }
+
+    /// A raw GET of any path, returning the status, the body as JSON and the request id.
+    pub async fn get_json(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer<serde_json::Value>, ClientError> {
+        let url = self.url(path);
+        let mut req = self.http.get(&url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.map_err(|source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        })?;
+        let status = resp.status().as_u16();
+        let request_id = header(&resp, "x-request-id");
+        let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+        Ok(Answer {
+            status,
+            body,
+            request_id,
+        })
+    }
+}
+
+fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}

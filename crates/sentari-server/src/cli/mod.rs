@@ -1,0 +1,153 @@
+//! The operator command line (ARCHITECTURE.md §2, the runbook of seed `003_…`).
+//!
+//! Long-running roles (`serve`, `api`, `worker`, `beat`) and one-shot operator commands share
+//! the same configuration. Exit codes: 0 success, 1 failure at run time, 2 bad configuration or
+//! usage (clap's own usage errors are 2 as well).
+
+pub mod backup;
+pub mod queues;
+pub mod status;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, Role};
+use crate::config::Config;
+
+/// Sentari: fleet security server.
+#[derive(Debug, Parser)]
+#[command(name = "sentari", version, about, long_about = None)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run everything in one process: web/API, worker and scheduler (the default deployment).
+    Serve,
+    /// Run the web/API listener only.
+    Api,
+    /// Run a job worker only.
+    Worker,
+    /// Run the scheduler only (safe to run several).
+    Beat,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Database, migrations, queues and the processes seen in the last minute.
+    Status,
+    /// Inspect and manage the job queues.
+    #[command(subcommand)]
+    Queues(queues::QueuesCommand),
+    /// Write a consistent backup of the database to a file.
+    Backup(backup::BackupArgs),
+    /// Replace the database with a backup.
+    Restore(backup::RestoreArgs),
+}
+
+/// Loads the configuration or prints the one-line error; `None` means exit 2.
+pub fn load_config() -> Option<Config> {
+    match Config::load() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("{e}");
+            None
+        }
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
+/// Runs the parsed command and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let Some(config) = load_config() else {
+        return ExitCode::from(2);
+    };
+    let Some(rt) = runtime() else {
+        return ExitCode::from(1);
+    };
+    let role = match cli.command {
+        Command::Serve => Role::Serve,
+        Command::Api => Role::Api,
+        Command::Worker => Role::Worker,
+        Command::Beat => Role::Beat,
+        other => {
+            crate::logging::init_console(
+                &std::env::var("SENTARI_LOG_LEVEL").unwrap_or_else(|_| "warn".into()),
+            );
+            return rt.block_on(operator(other, config));
+        }
+    };
+    let prepared = match app::prepare(config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    match rt.block_on(app::run(role, prepared)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "Sentari failed");
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn operator(command: Command, config: Config) -> ExitCode {
+    match command {
+        Command::Migrate => match app::migrate(&config).await {
+            Ok(msg) => {
+                println!("{msg}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: migration failed: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Status => status::run(&config).await,
+        Command::Queues(q) => queues::run(&config, q).await,
+        Command::Backup(a) => backup::backup(&config, a).await,
+        Command::Restore(a) => backup::restore(&config, a).await,
+        Command::Serve | Command::Api | Command::Worker | Command::Beat => ExitCode::from(2),
+    }
+}
+
+/// Connects to the configured database for a one-shot command, printing a clear error.
+pub async fn connect(config: &Config) -> Option<sentari_store::Store> {
+    let url = config.paths().database_url;
+    match sentari_store::Store::connect(&url, &sentari_store::StoreOptions::default()).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("error: database {} unreachable: {e}", app::redact_url(&url));
+            None
+        }
+    }
+}
+
+/// Formats a duration as `1d 02:03:04` / `0:05:12` like supervisorctl's uptime.
+pub fn format_age(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (days, h, m, sec) = (s / 86400, (s % 86400) / 3600, (s % 3600) / 60, s % 60);
+    if days > 0 {
+        format!("{days}d {h:02}:{m:02}:{sec:02}")
+    } else {
+        format!("{h}:{m:02}:{sec:02}")
+    }
+}

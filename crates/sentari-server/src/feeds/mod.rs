@@ -1,0 +1,1 @@
+//! Vulnerability and end-of-life feeds: reading OSV and endoflife.date bundles (ARCHITECTURE.md §9).

@@ -1,0 +1,90 @@
+//! Shared state handed to every HTTP handler and background task.
+//!
+//! The store is set once the database has been reached and migrated; until then handlers see
+//! `None` and health reports the database as unreachable instead of the process refusing to
+//! start, so an orchestrator can tell "starting" from "dead".
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use sentari_store::Store;
+
+use crate::config::Config;
+
+/// Cheap to clone; everything lives behind one `Arc`.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: OnceLock<Store>,
+    ready: AtomicBool,
+    metrics: Option<PrometheusHandle>,
+    warnings: RwLock<Vec<String>>,
+}
+
+impl AppState {
+    /// State for a process that has not reached its database yet.
+    pub fn new(config: Config, metrics: Option<PrometheusHandle>) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                config,
+                store: OnceLock::new(),
+                ready: AtomicBool::new(false),
+                metrics,
+                warnings: RwLock::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// The configuration the process started with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The store, once connected.
+    pub fn store(&self) -> Option<&Store> {
+        self.inner.store.get()
+    }
+
+    /// Publishes the connected, migrated store and marks the process ready.
+    pub fn set_store(&self, store: Store) {
+        let _ = self.inner.store.set(store);
+        self.inner.ready.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether migrations are applied and the store is usable.
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::SeqCst)
+    }
+
+    /// The Prometheus handle, when the recorder is installed.
+    pub fn metrics_handle(&self) -> Option<&PrometheusHandle> {
+        self.inner.metrics.as_ref()
+    }
+
+    /// Requests slower than this are reported in `performance.log`.
+    pub fn slow_request_threshold(&self) -> Duration {
+        Duration::from_millis(self.inner.config.slow_request_ms)
+    }
+
+    /// Non-fatal problems shown in `/api/health`.
+    pub fn warnings(&self) -> Vec<String> {
+        self.inner
+            .warnings
+            .read()
+            .map(|w| w.clone())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the list of warnings.
+    pub fn set_warnings(&self, warnings: Vec<String>) {
+        if let Ok(mut w) = self.inner.warnings.write() {
+            *w = warnings;
+        }
+    }
+}
