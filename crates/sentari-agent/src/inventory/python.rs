@@ -638,29 +638,38 @@ fn site_interpreter_version(
         }
         (None, None) => true,
     };
-    if let Some(list) = by_prefix.get(site.prefix.as_str()) {
+    // Debian's interpreter in /usr also owns /usr/local's dist-packages.
+    let prefixes: Vec<&str> = if site.prefix == "/usr/local" {
+        vec!["/usr/local", "/usr"]
+    } else {
+        vec![site.prefix.as_str()]
+    };
+    for prefix in prefixes {
+        let Some(list) = by_prefix.get(prefix) else {
+            continue;
+        };
         let candidates: Vec<&&Interpreter> = list.iter().filter(fits).collect();
         if candidates.len() == 1 {
             return candidates[0].version.clone();
         }
         if candidates.len() > 1 {
             let major = site.major.as_deref().unwrap_or("3");
-            let link = format!("{}/bin/python{major}", site.prefix.trim_end_matches('/'));
+            let link = format!("{}/bin/python{major}", prefix.trim_end_matches('/'));
             let target = root.resolve(&link).map(|h| root.display(&h));
             if let Some(hit) = candidates.iter().find(|i| Some(&i.path) == target.as_ref()) {
                 return hit.version.clone();
             }
         }
     }
-    if site.env_type == "user" {
-        let versions: HashSet<&String> = all
-            .iter()
-            .filter(|i| site.xy.is_some() && i.xy == site.xy)
-            .filter_map(|i| i.version.as_ref())
-            .collect();
-        if versions.len() == 1 {
-            return versions.into_iter().next().cloned();
-        }
+    // No interpreter in the environment itself (user sites, relocated trees): any interpreter
+    // of that minor version, when they all agree.
+    let versions: HashSet<&String> = all
+        .iter()
+        .filter(|i| site.xy.is_some() && i.xy == site.xy)
+        .filter_map(|i| i.version.as_ref())
+        .collect();
+    if versions.len() == 1 {
+        return versions.into_iter().next().cloned();
     }
     None
 }
