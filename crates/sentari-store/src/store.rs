@@ -1,0 +1,481 @@
+//! The `Store` handle: picking the backend from the URL, connecting, migrating, health checks.
+//!
+//! `Store` is an enum over a SQLite pool and a PostgreSQL pool rather than sqlx's `Any` driver,
+//! so that each backend keeps its native types (`timestamptz`, `jsonb`, `uuid`) and its own SQL
+//! where the dialects differ. Shared SQL is written once and expanded for both pools by the
+//! [`with_pool!`] macro.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Postgres, Sqlite, Transaction};
+
+use crate::error::StoreError;
+
+/// The tracing target for slow statements; the server routes it to `performance.log`.
+pub const PERFORMANCE_TARGET: &str = "sentari::performance";
+
+/// How long `ping` waits before declaring the database unreachable.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long acquiring a pooled connection may take before the call fails as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+pub(crate) static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    /// An embedded SQLite file (the default, single host).
+    Sqlite,
+    /// A PostgreSQL server (scale-out).
+    Postgres,
+}
+
+impl BackendKind {
+    /// The lowercase name used in logs and status output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Sqlite => "sqlite",
+            BackendKind::Postgres => "postgres",
+        }
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Tuning knobs for the connection pool.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+    /// How long SQLite waits for the write lock before reporting the database busy.
+    pub busy_timeout: Duration,
+    /// Operations slower than this are logged at warn on [`PERFORMANCE_TARGET`].
+    pub slow_query_threshold: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 10,
+            busy_timeout: Duration::from_secs(5),
+            slow_query_threshold: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Where the migrations of a database stand relative to the ones built into this binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// Migrations recorded as applied in the database.
+    pub applied: i64,
+    /// Migrations embedded in this binary.
+    pub known: i64,
+    /// Embedded migrations not yet applied, as `"<version> <description>"`.
+    pub pending: Vec<String>,
+    /// True when nothing is pending.
+    pub current: bool,
+    /// Versions applied in the database that this binary does not know: the database was
+    /// migrated by a newer release.
+    pub unknown: Vec<i64>,
+}
+
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+pub(crate) struct Inner {
+    pub(crate) pool: Pool,
+    /// The SQLite database file, for backup and restore.
+    pub(crate) sqlite_path: Option<PathBuf>,
+    /// The PostgreSQL URL, for `pg_dump`; never logged (it may hold a password).
+    pub(crate) url: String,
+    pub(crate) slow: Duration,
+}
+
+/// A handle on the database; cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .field("url", &redact_url(&self.inner.url))
+            .finish()
+    }
+}
+
+/// Runs the same block against whichever pool the store holds.
+///
+/// The block is expanded twice, once per backend, so code inside it is type-checked against
+/// `SqlitePool` and `PgPool` separately: this is how shared SQL is written once without sqlx's
+/// `Any` driver.
+macro_rules! with_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.inner.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// Opens a write transaction in the way each backend wants.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = Sqlite;
+    // `BEGIN IMMEDIATE` takes the write lock up front. A deferred transaction that reads first
+    // and writes later can fail with SQLITE_BUSY without waiting when another connection
+    // committed in between; taking the lock first makes it wait for `busy_timeout` instead.
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = Postgres;
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
+/// What a database URL turned out to name.
+enum Target {
+    Sqlite(PathBuf),
+    Postgres(Box<PgConnectOptions>),
+}
+
+/// Parses `sqlite://PATH` (also `sqlite:PATH`) or `postgres://…` / `postgresql://…`.
+fn parse_url(url: &str) -> Result<Target, StoreError> {
+    if let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" || path.starts_with(":memory:") {
+            return Err(StoreError::InvalidUrl(format!(
+                "`{url}` names no database file; use sqlite://PATH, e.g. sqlite://data/sentari.db or sqlite:///var/lib/sentari/sentari.db"
+            )));
+        }
+        return Ok(Target::Sqlite(PathBuf::from(path)));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let opts = PgConnectOptions::from_str(url).map_err(|e| {
+            StoreError::InvalidUrl(format!(
+                "`{}` is not a valid PostgreSQL URL: {e}",
+                redact_url(url)
+            ))
+        })?;
+        return Ok(Target::Postgres(Box::new(opts)));
+    }
+    Err(StoreError::InvalidUrl(format!(
+        "`{}` has an unsupported scheme; expected sqlite://PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
+        redact_url(url)
+    )))
+}
+
+/// Hides the password of a URL so it can be logged.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            // Setting a password only fails for URLs that cannot have one, which this one has.
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Store {
+    /// Connects to the database named by `url` and checks that it answers.
+    ///
+    /// `sqlite://PATH` creates the file (and its directory) if missing and opens it in WAL mode
+    /// with foreign keys on and `synchronous = NORMAL`; `postgres://…` opens a pool.
+    pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Store, StoreError> {
+        let store = Store::connect_lazy(url, opts)?;
+        // sqlx creates a missing SQLite file but not its directory; `./data` on a first start
+        // is the common case.
+        if let Some(dir) = store
+            .inner
+            .sqlite_path
+            .as_deref()
+            .and_then(Path::parent)
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| StoreError::io(dir, e))?;
+        }
+        let checked = with_pool!(store, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|_| ()));
+        checked.map_err(|e| {
+            StoreError::Unavailable(format!(
+                "could not connect to {} database at {}: {e}",
+                store.backend(),
+                redact_url(url)
+            ))
+        })?;
+        Ok(store)
+    }
+
+    /// Builds the pool without connecting; connections open on first use. Health checks and
+    /// tests use it to start while the database is still down.
+    pub fn connect_lazy(url: &str, opts: &StoreOptions) -> Result<Store, StoreError> {
+        let max = opts.max_connections.max(1);
+        // sqlx would log every statement at debug and slow ones at warn on its own target; the
+        // store logs slow operations itself on the performance target, so sqlx's copies are
+        // demoted to avoid logging the same slow query twice.
+        let (pool, sqlite_path) = match parse_url(url)? {
+            Target::Sqlite(path) => {
+                let connect = SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(opts.busy_timeout)
+                    .log_statements(log::LevelFilter::Trace)
+                    .log_slow_statements(log::LevelFilter::Debug, opts.slow_query_threshold);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(max)
+                    .acquire_timeout(ACQUIRE_TIMEOUT.max(opts.busy_timeout))
+                    .connect_lazy_with(connect);
+                (Pool::Sqlite(pool), Some(path))
+            }
+            Target::Postgres(connect) => {
+                let connect = (*connect)
+                    .application_name("sentari")
+                    .log_statements(log::LevelFilter::Trace)
+                    .log_slow_statements(log::LevelFilter::Debug, opts.slow_query_threshold);
+                let pool = PgPoolOptions::new()
+                    .max_connections(max)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_lazy_with(connect);
+                (Pool::Postgres(pool), None)
+            }
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                pool,
+                sqlite_path,
+                url: url.to_owned(),
+                slow: opts.slow_query_threshold,
+            }),
+        })
+    }
+
+    /// Which engine this store talks to.
+    pub fn backend(&self) -> BackendKind {
+        match self.inner.pool {
+            Pool::Sqlite(_) => BackendKind::Sqlite,
+            Pool::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// The database URL with any password hidden, for logs and status output.
+    pub fn display_url(&self) -> String {
+        redact_url(&self.inner.url)
+    }
+
+    /// Applies every embedded migration not yet applied. Safe to call on every start: applying
+    /// twice is a no-op, and on PostgreSQL concurrent callers serialise on an advisory lock.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let before = self.migration_status().await?;
+        if !before.unknown.is_empty() {
+            return Err(StoreError::Migration(format!(
+                "the database has migrations {:?} that this release does not know; it was migrated by a newer Sentari, so upgrade this binary instead",
+                before.unknown
+            )));
+        }
+        let started = Instant::now();
+        // sqlx's migrator takes `pg_advisory_lock` before it even creates its bookkeeping
+        // table, so several servers starting at once apply each migration exactly once.
+        match &self.inner.pool {
+            Pool::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+            Pool::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+        }
+        if !before.pending.is_empty() {
+            tracing::info!(
+                backend = %self.backend(),
+                applied = ?before.pending,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "database migrations applied"
+            );
+        }
+        Ok(())
+    }
+
+    /// Compares the migrations recorded in the database with the embedded ones, without
+    /// changing anything.
+    pub async fn migration_status(&self) -> Result<MigrationStatus, StoreError> {
+        let migrator = match self.inner.pool {
+            Pool::Sqlite(_) => &SQLITE_MIGRATOR,
+            Pool::Postgres(_) => &POSTGRES_MIGRATOR,
+        };
+        let has_table: bool = match &self.inner.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+                )
+                .fetch_one(pool)
+                .await?
+                    > 0
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_scalar::<_, bool>(
+                    "SELECT to_regclass('_sqlx_migrations') IS NOT NULL",
+                )
+                .fetch_one(pool)
+                .await?
+            }
+        };
+        let applied_versions: Vec<i64> = if has_table {
+            with_pool!(self, |pool| sqlx::query_scalar::<_, i64>(
+                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version"
+            )
+            .fetch_all(pool)
+            .await?)
+        } else {
+            Vec::new()
+        };
+        let known: Vec<_> = migrator
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .collect();
+        let pending: Vec<String> = known
+            .iter()
+            .filter(|m| !applied_versions.contains(&m.version))
+            .map(|m| format!("{:04} {}", m.version, m.description))
+            .collect();
+        let unknown: Vec<i64> = applied_versions
+            .iter()
+            .copied()
+            .filter(|v| !known.iter().any(|m| m.version == *v))
+            .collect();
+        Ok(MigrationStatus {
+            applied: applied_versions.len() as i64,
+            known: known.len() as i64,
+            current: pending.is_empty(),
+            pending,
+            unknown,
+        })
+    }
+
+    /// Checks that the database answers `SELECT 1` within two seconds.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let query = async {
+            with_pool!(self, |pool| sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .map(|_| ()))
+        };
+        match tokio::time::timeout(PING_TIMEOUT, query).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Unavailable(format!(
+                "{} database did not answer: {e}",
+                self.backend()
+            ))),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "{} database did not answer within {} s",
+                self.backend(),
+                PING_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    /// Closes every pooled connection; later calls fail as unavailable.
+    pub async fn close(&self) {
+        with_pool!(self, |pool| pool.close().await)
+    }
+
+    /// Runs one storage operation and logs it on the performance target when it is slow.
+    pub(crate) async fn timed<T>(
+        &self,
+        op: &'static str,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let result = fut.await;
+        let elapsed = started.elapsed();
+        if elapsed >= self.inner.slow {
+            tracing::warn!(
+                target: PERFORMANCE_TARGET,
+                op,
+                backend = self.backend().as_str(),
+                elapsed_ms = elapsed.as_millis() as u64,
+                threshold_ms = self.inner.slow.as_millis() as u64,
+                ok = result.is_ok(),
+                "slow database operation"
+            );
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_unknown_schemes_and_memory_databases() {
+        assert!(matches!(
+            parse_url("mysql://x"),
+            Err(StoreError::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            parse_url("sqlite::memory:"),
+            Err(StoreError::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            parse_url("sqlite://"),
+            Err(StoreError::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            parse_url("sqlite://data/x.db?mode=rwc"),
+            Ok(Target::Sqlite(p)) if p == Path::new("data/x.db")
+        ));
+        assert!(matches!(
+            parse_url("sqlite:///var/lib/x.db"),
+            Ok(Target::Sqlite(p)) if p == Path::new("/var/lib/x.db")
+        ));
+        assert!(matches!(
+            parse_url("postgres://u:p@localhost:5432/db"),
+            Ok(Target::Postgres(_))
+        ));
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}
