@@ -68,11 +68,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // `sentari-agent --scan | head` closing the pipe early is not a failure.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sentari-agent: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -101,22 +110,27 @@ fn scan(cli: &Cli, config: &AgentConfig) -> anyhow::Result<()> {
         opts.max_depth = d;
     }
     opts.exclude.extend(cli.exclude.iter().cloned());
+    // The output file is created first, so that a wrong path fails before a long scan.
+    let file = match &cli.output {
+        Some(path) => {
+            Some(File::create(path).with_context(|| format!("cannot create {}", path.display()))?)
+        }
+        None => None,
+    };
     let result = sentari_agent::scan(&opts);
     let format = match cli.format {
         FormatArg::Table => Format::Table,
         FormatArg::Json => Format::Json,
         FormatArg::Cyclonedx => Format::CycloneDx,
     };
-    match &cli.output {
-        Some(path) => {
-            let file =
-                File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    match (file, &cli.output) {
+        (Some(file), Some(path)) => {
             let mut w = BufWriter::new(file);
             output::write(&result, format, &mut w)?;
             w.flush()
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
-        None => {
+        _ => {
             let stdout = std::io::stdout();
             let mut w = BufWriter::new(stdout.lock());
             output::write(&result, format, &mut w)?;

@@ -24,10 +24,10 @@ pub enum Format {
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// Writing failed (closed pipe, full disk).
-    #[error("cannot write the output: {0}")]
+    #[error("cannot write the output")]
     Io(#[from] io::Error),
     /// Serialization failed.
-    #[error("cannot serialize the output: {0}")]
+    #[error("cannot serialize the output")]
     Json(#[from] serde_json::Error),
 }
 
