@@ -27,7 +27,10 @@ pub const PERFORMANCE_TARGET: &str = "sentari::performance";
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long acquiring a pooled connection may take before the call fails as unavailable.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+///
+/// While the database is down every call waits this long (sqlx keeps retrying the connection),
+/// so it is kept short enough for the worker loops to notice an outage promptly.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 pub(crate) static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -317,7 +320,17 @@ impl Store {
         // sqlx's migrator takes `pg_advisory_lock` before it even creates its bookkeeping
         // table, so several servers starting at once apply each migration exactly once.
         match &self.inner.pool {
-            Pool::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+            Pool::Sqlite(pool) => {
+                // SQLite has no advisory locks, so the whole run happens inside one
+                // `BEGIN IMMEDIATE` transaction: a second process (or task) waits for the write
+                // lock and then finds everything applied. The migrator's own transactions nest
+                // inside as savepoints.
+                // `run_direct` (rather than `run`) keeps the future `Send`: `run` on a borrowed
+                // connection trips the compiler's "Acquire is not general enough" limitation.
+                let mut tx = pool.begin_write().await?;
+                SQLITE_MIGRATOR.run_direct(None, &mut *tx, false).await?;
+                tx.commit().await?;
+            }
             Pool::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
         }
         if !before.pending.is_empty() {
@@ -441,6 +454,53 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The server drives the store from spawned tasks, so every operation's future must be
+    /// `Send`; this fails to compile otherwise.
+    #[allow(dead_code)]
+    fn futures_are_send(s: &Store, p: &Path) {
+        use crate::{NewJob, PurgeFilter, PurgeState};
+        let now = time::OffsetDateTime::now_utc();
+        let d = Duration::from_secs(1);
+        let id = uuid::Uuid::nil();
+        let job = || NewJob::new("k", serde_json::Value::Null);
+        assert_send(&Store::connect("sqlite://x", &StoreOptions::default()));
+        assert_send(&s.migrate());
+        assert_send(&s.migration_status());
+        assert_send(&s.ping());
+        assert_send(&s.close());
+        assert_send(&s.backup(p));
+        assert_send(&Store::restore("sqlite://x", p));
+        assert_send(&s.enqueue(job()));
+        assert_send(&s.enqueue_many(vec![job()]));
+        assert_send(&s.claim_jobs("w", &[], d, 1));
+        assert_send(&s.heartbeat_job(id, "w", d));
+        assert_send(&s.complete_job(id, "w"));
+        assert_send(&s.complete_jobs(&[id], "w"));
+        assert_send(&s.fail_job(id, "w", "e", d));
+        assert_send(&s.queue_stats());
+        let f = PurgeFilter {
+            queue: None,
+            kind: None,
+            state: PurgeState::Dead,
+        };
+        assert_send(&s.purge_jobs(&f, true));
+        assert_send(&s.retry_dead_job(id));
+        assert_send(&s.list_jobs(None, None, 1));
+        assert_send(&s.get_job(id));
+        assert_send(&s.prune_finished_jobs(now));
+        assert_send(&s.upsert_schedule("n", "c", now));
+        assert_send(&s.list_schedules());
+        assert_send(&s.due_schedules(now));
+        assert_send(&s.fire_schedule("n", now, now, job()));
+        assert_send(&s.heartbeat_process("p"));
+        assert_send(&s.list_processes(now));
+        assert_send(&s.active_workers(now));
+        assert_send(&s.get_setting("k"));
+        assert_send(&s.put_setting("k", &serde_json::Value::Null));
+    }
 
     #[test]
     fn rejects_unknown_schemes_and_memory_databases() {
