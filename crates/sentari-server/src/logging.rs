@@ -160,6 +160,7 @@ pub fn init(config: &Config, log_dir: &Path, stdout: bool) -> Result<LogGuards, 
         .with_filter(Targets::new().with_target(PERFORMANCE, Level::INFO));
     let console = stdout.then(|| {
         tracing_subscriber::fmt::layer()
+            .with_ansi(io::IsTerminal::is_terminal(&io::stdout()))
             .with_writer(io::stdout)
             .with_filter(level().or(security_always()))
     });
