@@ -5,6 +5,8 @@
 //! rules that decide whether a package is vulnerable testable in isolation and identical in the
 //! server, the agent and the operator tools.
 
+pub mod audit;
+pub mod auth;
 pub mod ecosystem;
 pub mod eol;
 pub mod osv;
