@@ -36,7 +36,9 @@ impl Env {
     pub async fn new() -> Env {
         let dir = tempfile::tempdir().unwrap();
         if postgres_backend() {
-            let db = TestDb::postgres().await;
+            let db = TestDb::postgres()
+                .await
+                .expect("SENTARI_TEST_BACKEND=postgres needs PostgreSQL (SENTARI_TEST_DATABASE_URL)");
             let url = db.url().to_owned();
             Env {
                 dir,
