@@ -5,18 +5,24 @@
 //! heartbeats and runtime settings. Only this crate imports sqlx (ARCHITECTURE.md, invariant 3).
 //! See `docs/storage.md` for the operator's view.
 
+mod api_keys;
+mod audit;
 mod backup;
 mod error;
 mod jobs;
 mod processes;
 mod schedules;
+mod sessions;
 mod settings;
 mod store;
 mod ts;
+mod users;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use api_keys::{ApiKey, NewApiKey};
+pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
 pub use backup::{BackupReport, RestoreReport};
 pub use error::StoreError;
 pub use jobs::{
@@ -25,6 +31,8 @@ pub use jobs::{
 };
 pub use processes::ProcessInfo;
 pub use schedules::Schedule;
+pub use sessions::{NewSession, Session};
+pub use users::{NewUser, User};
 pub use store::{
     BackendKind, MigrationStatus, PERFORMANCE_TARGET, Store, StoreOptions, redact_url,
 };
