@@ -12,7 +12,8 @@ use sentari_store::JobState;
 #[tokio::test]
 async fn serve_starts_on_defaults_and_stops_cleanly() {
     let env = Env::new().await;
-    let server = env.start("serve", &[]);
+    // Every request counts as slow, so performance.log must receive them.
+    let server = env.start("serve", &[("SENTARI_SLOW_REQUEST_MS", "0")]);
     assert!(
         server.banner.iter().any(|l| l.contains("data:")),
         "{:?}",
@@ -99,6 +100,10 @@ async fn serve_starts_on_defaults_and_stops_cleanly() {
         access.contains("(unmatched) 404"),
         "route templates, not raw paths: {access}"
     );
+    let perf = read_log(&data, "performance");
+    let slow: serde_json::Value = serde_json::from_str(perf.lines().next().unwrap()).unwrap();
+    assert_eq!(slow["kind"], "slow_request", "{perf}");
+    assert!(slow["route"].is_string() && slow["duration_ms"].is_number(), "{perf}");
     let app = read_log(&data, "application");
     assert!(app.contains("Sentari starting"), "application.log: {app}");
     assert!(
