@@ -46,6 +46,9 @@ pub struct QueueArgs {
     /// Connections per worker (and for the producers' shared pool, this times `producers`).
     #[arg(long, default_value_t = 2)]
     max_connections: u32,
+    /// Skip the third phase, where producers and workers run at the same time.
+    #[arg(long)]
+    no_mixed: bool,
     /// The queue the benchmark's jobs go to.
     #[arg(long, default_value = "loadgen")]
     queue: String,
@@ -118,29 +121,39 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
     println!("          claim latency: {}", drain.claim.summary());
     println!("          complete latency: {}", drain.complete.summary());
 
+    check_drained(&store, &args.queue, args.jobs).await?;
+
+    if !args.no_mixed {
+        clean(&store, &args.queue).await?;
+        let mixed = mixed_phase(&store, &url, &args).await?;
+        println!(
+            "end-to-end {:>8.0} jobs/s   ({} jobs enqueued and drained at the same time in {:.2} s)",
+            args.jobs as f64 / mixed.elapsed.as_secs_f64(),
+            args.jobs,
+            mixed.elapsed.as_secs_f64()
+        );
+        println!(
+            "          enqueue-to-done latency: {}",
+            mixed.job_latency.summary()
+        );
+        check_drained(&store, &args.queue, args.jobs).await?;
+    }
+    clean(&store, &args.queue).await?;
+    store.close().await;
+    Ok(())
+}
+
+/// Fails unless exactly `jobs` jobs of the queue are done and none is left in any other state.
+async fn check_drained(store: &Store, queue: &str, jobs: usize) -> anyhow::Result<()> {
     let stats = store.queue_stats().await?;
-    let done: u64 = stats
-        .iter()
-        .filter(|s| s.queue == args.queue)
-        .map(|s| s.done)
-        .sum();
-    let left: u64 = stats
-        .iter()
-        .filter(|s| s.queue == args.queue)
-        .map(|s| s.waiting() + s.running + s.dead)
-        .sum();
-    if done != args.jobs as u64 || left != 0 {
+    let mine = stats.iter().filter(|s| s.queue == queue);
+    let done: u64 = mine.clone().map(|s| s.done).sum();
+    let left: u64 = mine.map(|s| s.waiting() + s.running + s.dead).sum();
+    if done != jobs as u64 || left != 0 {
         bail!(
             "the queue did not drain cleanly: {done} done, {left} still pending, running or dead"
         );
     }
-    println!(
-        "end-to-end {:>8.0} jobs/s   (enqueue + drain, {:.2} s)",
-        args.jobs as f64 / (enqueue_elapsed + drain.elapsed).as_secs_f64(),
-        (enqueue_elapsed + drain.elapsed).as_secs_f64()
-    );
-    clean(&store, &args.queue).await?;
-    store.close().await;
     Ok(())
 }
 
@@ -197,10 +210,12 @@ struct Drain {
     elapsed: Duration,
     claim: Samples,
     complete: Samples,
+    /// From a job's `created_at` to its completion (meaningful in the mixed phase).
+    job_latency: Samples,
 }
 
-async fn drain_phase(url: &str, args: &QueueArgs) -> anyhow::Result<Drain> {
-    // Pools are opened before the clock starts so connection setup is not counted.
+/// Opens one pool per worker, before any clock starts, so connection setup is not measured.
+async fn worker_stores(url: &str, args: &QueueArgs) -> anyhow::Result<Vec<Store>> {
     let mut stores = Vec::new();
     for _ in 0..args.workers {
         let opts = StoreOptions {
@@ -211,6 +226,11 @@ async fn drain_phase(url: &str, args: &QueueArgs) -> anyhow::Result<Drain> {
         store.ping().await?;
         stores.push(store);
     }
+    Ok(stores)
+}
+
+/// Runs the workers until `args.jobs` jobs have been completed in total.
+async fn run_workers(stores: Vec<Store>, args: &QueueArgs) -> anyhow::Result<Drain> {
     let completed = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -222,13 +242,14 @@ async fn drain_phase(url: &str, args: &QueueArgs) -> anyhow::Result<Drain> {
             let queues = vec![args.queue.clone()];
             let mut claim = Samples::default();
             let mut complete = Samples::default();
+            let mut job_latency = Samples::default();
             while completed.load(Ordering::Relaxed) < args.jobs {
                 let t = Instant::now();
                 let jobs = store
                     .claim_jobs(&worker, &queues, LEASE, args.batch)
                     .await?;
                 if jobs.is_empty() {
-                    // Another worker holds the last jobs; wait for it to finish them.
+                    // Another worker holds the last jobs, or producers are behind; wait a bit.
                     tokio::time::sleep(Duration::from_millis(1)).await;
                     continue;
                 }
@@ -249,22 +270,49 @@ async fn drain_phase(url: &str, args: &QueueArgs) -> anyhow::Result<Drain> {
                         complete.push(t.elapsed());
                     }
                 }
+                let now = time::OffsetDateTime::now_utc();
+                for job in &jobs {
+                    job_latency.push(Duration::try_from(now - job.created_at).unwrap_or_default());
+                }
                 completed.fetch_add(jobs.len(), Ordering::Relaxed);
             }
             store.close().await;
-            Ok::<_, sentari_store::StoreError>((claim, complete))
+            Ok::<_, sentari_store::StoreError>((claim, complete, job_latency))
         }));
     }
-    let mut claim = Samples::default();
-    let mut complete = Samples::default();
+    let mut drain = Drain {
+        elapsed: Duration::ZERO,
+        claim: Samples::default(),
+        complete: Samples::default(),
+        job_latency: Samples::default(),
+    };
     for t in tasks {
-        let (c, d) = t.await??;
-        claim.extend(c);
-        complete.extend(d);
+        let (c, d, l) = t.await??;
+        drain.claim.extend(c);
+        drain.complete.extend(d);
+        drain.job_latency.extend(l);
     }
-    Ok(Drain {
-        elapsed: started.elapsed(),
-        claim,
-        complete,
-    })
+    drain.elapsed = started.elapsed();
+    Ok(drain)
+}
+
+async fn drain_phase(url: &str, args: &QueueArgs) -> anyhow::Result<Drain> {
+    let stores = worker_stores(url, args).await?;
+    run_workers(stores, args).await
+}
+
+/// Producers and workers at once: the queue as it runs in production, measured from the first
+/// enqueue to the last completion.
+async fn mixed_phase(store: &Store, url: &str, args: &QueueArgs) -> anyhow::Result<Drain> {
+    let stores = worker_stores(url, args).await?;
+    let started = Instant::now();
+    let producers = {
+        let store = store.clone();
+        let args = args.clone();
+        tokio::spawn(async move { enqueue_phase(&store, &args).await })
+    };
+    let mut drain = run_workers(stores, args).await?;
+    producers.await??;
+    drain.elapsed = started.elapsed();
+    Ok(drain)
 }

@@ -263,6 +263,9 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(opts.busy_timeout)
+                    // After a checkpoint, shrink the WAL back to 64 MiB rather than leaving it
+                    // at its high-water mark forever.
+                    .pragma("journal_size_limit", "67108864")
                     .log_statements(log::LevelFilter::Trace)
                     .log_slow_statements(log::LevelFilter::Debug, opts.slow_query_threshold);
                 let pool = SqlitePoolOptions::new()
