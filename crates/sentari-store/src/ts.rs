@@ -8,7 +8,7 @@
 
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgTypeInfo, PgValueRef, Postgres};
+use sqlx::postgres::{PgHasArrayType, PgTypeInfo, PgValueRef, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Encode, Type};
 use time::OffsetDateTime;
@@ -90,6 +90,12 @@ impl Type<Postgres> for Ts {
 
     fn compatible(ty: &PgTypeInfo) -> bool {
         <OffsetDateTime as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl PgHasArrayType for Ts {
+    fn array_type_info() -> PgTypeInfo {
+        <OffsetDateTime as PgHasArrayType>::array_type_info()
     }
 }
 
