@@ -5,7 +5,12 @@
 //! uploader produces its `ScanUpload` with [`inventory::scan`] exactly as `--scan` does.
 
 pub mod config;
+pub mod daemon;
+pub mod enroll;
+mod files;
 pub mod inventory;
 pub mod output;
+pub mod spool;
+pub mod uploader;
 
 pub use inventory::{AGENT_VERSION, ScanOptions, scan};

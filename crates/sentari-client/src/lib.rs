@@ -4,6 +4,8 @@
 //! to the server through this crate, so every caller sees the same wire types and the same
 //! error mapping.
 
+pub mod agent;
+
 use std::time::Duration;
 
 use sentari_proto::error::ErrorBody;

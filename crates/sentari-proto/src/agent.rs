@@ -124,3 +124,76 @@ pub struct ScanError {
     /// What went wrong, as a sentence.
     pub error: String,
 }
+
+/// `POST /api/v1/agent/register`: the enrollment request (ARCHITECTURE.md §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    /// The enrollment token the operator handed out; checked in constant time.
+    pub enrollment_token: String,
+    /// The host name as the host reports it.
+    pub hostname: String,
+    /// `/etc/machine-id` or the platform equivalent; re-enrolling the same machine keeps its
+    /// device record.
+    pub machine_id: String,
+    /// Operating system (`debian 12`, `windows`).
+    pub os: String,
+    /// CPU architecture (`x86_64`).
+    pub arch: String,
+    /// Version of the enrolling agent.
+    pub agent_version: String,
+    /// PEM certificate signing request over the agent's ECDSA P-256 key.
+    pub csr: String,
+}
+
+/// The answer to a successful registration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    /// The device's id; also the certificate's subject and SAN.
+    pub device_id: Uuid,
+    /// The device certificate (PEM), signed by the internal CA.
+    pub device_cert: String,
+    /// The internal CA certificate (PEM) the agent trusts from now on.
+    pub ca_cert: String,
+    /// The device's initial configuration.
+    pub config: AgentConfigBody,
+}
+
+/// `POST /api/v1/agent/renew`: a fresh CSR, sent over the current device certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewRequest {
+    /// PEM certificate signing request over a new ECDSA P-256 key.
+    pub csr: String,
+}
+
+/// The answer to a renewal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewResponse {
+    /// The new device certificate (PEM).
+    pub device_cert: String,
+}
+
+/// `GET /api/v1/agent/config`: what the server wants the agent to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentConfigBody {
+    /// Changes whenever any value below changes.
+    pub config_version: u64,
+    /// Seconds between two scans.
+    pub scan_interval_s: u64,
+    /// Seconds between two metric samples.
+    pub metrics_interval_s: u64,
+    /// Services whose state the agent reports.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Whether the agent watches the SSH log.
+    #[serde(default)]
+    pub ssh_watch: bool,
+}
+
+/// `202` answer to a scan upload; a repeated upload of the same `scan_id` gets the same one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanAccepted {
+    /// The upload's id.
+    pub scan_id: Uuid,
+    /// How many packages the stored scan holds.
+    pub packages_received: u64,
+}

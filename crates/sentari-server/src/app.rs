@@ -94,13 +94,19 @@ pub enum StartError {
     /// The server failed while running.
     #[error("server error: {0}")]
     Serve(#[source] std::io::Error),
+    /// The listeners' TLS material is unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 impl StartError {
     /// 2 for configuration problems the operator must fix, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            StartError::Config(_) | StartError::Secret(_) | StartError::Directory { .. } => 2,
+            StartError::Config(_)
+            | StartError::Secret(_)
+            | StartError::Directory { .. }
+            | StartError::Tls(_) => 2,
             _ => 1,
         }
     }
@@ -254,11 +260,16 @@ pub async fn run(role: Role, prepared: Prepared) -> Result<(), StartError> {
     let Prepared {
         config,
         paths,
-        secret: _secret,
+        secret,
         _logs,
     } = prepared;
     let metrics_handle = http::metrics::install_recorder();
     let state = AppState::new(config.clone(), metrics_handle);
+    let pki = if role.http() {
+        Some(crate::pki::setup::prepare(&config, &paths, &secret, &state).await?)
+    } else {
+        None
+    };
     let stop = CancellationToken::new();
     let process_id = crate::jobs::process_id(role.name());
 
@@ -267,6 +278,10 @@ pub async fn run(role: Role, prepared: Prepared) -> Result<(), StartError> {
         Some(bind("web/API", config.http_bind).await?)
     } else {
         None
+    };
+    let agent_listener = match &pki {
+        Some(p) if p.agent_tls.is_some() => Some(bind("agent gateway", config.agent_bind).await?),
+        _ => None,
     };
     let metrics_listener = if config.metrics_enabled {
         match bind("metrics", config.metrics_bind).await {
@@ -285,12 +300,22 @@ pub async fn run(role: Role, prepared: Prepared) -> Result<(), StartError> {
     if let Some(l) = &http_listener
         && let Ok(a) = l.local_addr()
     {
-        println!("  web/API:   http://{a}");
+        let scheme = if pki.as_ref().is_some_and(|p| p.web_tls.is_some()) {
+            "https"
+        } else {
+            "http"
+        };
+        println!("  web/API:   {scheme}://{a}");
     }
     if let Some(l) = &metrics_listener
         && let Ok(a) = l.local_addr()
     {
         println!("  metrics:   http://{a}/metrics");
+    }
+    if let Some(l) = &agent_listener
+        && let Ok(a) = l.local_addr()
+    {
+        println!("  agent:     https://{a}");
     }
     println!("  data:      {}", paths.data_dir.display());
     println!("  database:  {}", redact_url(&paths.database_url));
@@ -300,20 +325,48 @@ pub async fn run(role: Role, prepared: Prepared) -> Result<(), StartError> {
     let mut tasks = tokio::task::JoinSet::new();
     let graceful = config.shutdown_timeout();
 
+    let web_tls = pki.as_ref().and_then(|p| p.web_tls.clone());
+    if let (Some(listener), Some(tls)) = (
+        agent_listener,
+        pki.as_ref().and_then(|p| p.agent_tls.clone()),
+    ) {
+        let gw = pki.as_ref().map(|p| p.gateway.clone());
+        if let Some(gw) = gw {
+            tasks.spawn(crate::tls::serve(
+                "agent gateway",
+                listener,
+                tls,
+                http::agent::router(gw),
+                stop.clone(),
+                graceful,
+            ));
+        }
+    }
     if let Some(listener) = http_listener {
         let app = http::router(state.clone());
-        let s = stop.clone();
-        tasks.spawn(async move {
-            let r = axum::serve(
+        if let Some(tls) = web_tls {
+            tasks.spawn(crate::tls::serve(
+                "web/API",
                 listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { s.cancelled().await })
-            .await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "web/API listener failed");
-            }
-        });
+                tls,
+                app,
+                stop.clone(),
+                graceful,
+            ));
+        } else {
+            let s = stop.clone();
+            tasks.spawn(async move {
+                let r = axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move { s.cancelled().await })
+                .await;
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "web/API listener failed");
+                }
+            });
+        }
     }
     if let Some(listener) = metrics_listener {
         let app = http::metrics::router(state.clone());

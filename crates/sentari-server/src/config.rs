@@ -110,6 +110,49 @@ pub struct Config {
     /// Log rotation sizes (`SENTARI_LOG_<FILE>_MAX_BYTES`) and counts (`…_BACKUPS`).
     #[serde(flatten)]
     pub log_rotation: LogRotationConfig,
+    /// Where the internal CA lives (default `<data>/ca`).
+    pub ca_dir: Option<PathBuf>,
+    /// Key of a new CA: `rsa-4096` (default) or `ecdsa-p384`.
+    #[serde(deserialize_with = "lenient")]
+    pub ca_key_type: crate::pki::CaKeyType,
+    /// Passphrase of the CA key; falls back to the secret key.
+    pub ca_passphrase_key: Option<String>,
+    /// A static enrollment token accepted besides the tokens made with `enroll-token create`.
+    pub enrollment_token: Option<String>,
+    /// Names (DNS or IP, comma-separated) of the certificate the CA issues for the listeners;
+    /// default: the host name, `localhost`, `127.0.0.1`.
+    pub server_names: Option<String>,
+    /// Operator-supplied certificate chain (PEM) for the listeners, instead of the CA's.
+    pub tls_cert: Option<PathBuf>,
+    /// Key (PEM) of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// `on` (default): the web listener speaks HTTPS; `off`: plain HTTP behind a TLS proxy.
+    #[serde(deserialize_with = "lenient")]
+    pub http_tls: Switch,
+    /// Largest scan upload on the wire (compressed), bytes.
+    #[serde(deserialize_with = "lenient")]
+    pub agent_max_body_bytes: u64,
+    /// Largest scan upload after decompression, bytes.
+    #[serde(deserialize_with = "lenient")]
+    pub agent_max_decompressed_bytes: u64,
+    /// Seconds between two agent scans, sent to agents in their configuration.
+    #[serde(deserialize_with = "lenient")]
+    pub agent_scan_interval_s: u64,
+}
+
+/// An on/off setting that accepts `on|off|true|false|1|0|yes|no`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Switch(pub bool);
+
+impl FromStr for Switch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "on" | "true" | "1" | "yes" => Ok(Switch(true)),
+            "off" | "false" | "0" | "no" => Ok(Switch(false)),
+            _ => Err("expected `on` or `off`".to_owned()),
+        }
+    }
 }
 
 /// Per-file rotation overrides, flattened into [`Config`] so each has its own variable.
@@ -222,6 +265,17 @@ impl Default for Config {
             job_retention_hours: 24 * 7,
             db_max_connections: 10,
             log_rotation: LogRotationConfig::default(),
+            ca_dir: None,
+            ca_key_type: crate::pki::CaKeyType::Rsa4096,
+            ca_passphrase_key: None,
+            enrollment_token: None,
+            server_names: None,
+            tls_cert: None,
+            tls_key: None,
+            http_tls: Switch(true),
+            agent_max_body_bytes: 16 * MB,
+            agent_max_decompressed_bytes: 128 * MB,
+            agent_scan_interval_s: 3600,
         }
     }
 }
@@ -410,7 +464,54 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::new(
+                "SENTARI_TLS_CERT",
+                "SENTARI_TLS_CERT and SENTARI_TLS_KEY must be set together",
+            ));
+        }
+        if self.agent_max_body_bytes < 1024 || self.agent_max_decompressed_bytes < 1024 {
+            return Err(ConfigError::new(
+                "SENTARI_AGENT_MAX_BODY_BYTES",
+                "the agent body limits must be at least 1024 bytes",
+            ));
+        }
+        if self.agent_scan_interval_s == 0 {
+            return Err(ConfigError::new(
+                "SENTARI_AGENT_SCAN_INTERVAL_S",
+                "must be at least 1",
+            ));
+        }
         Ok(())
+    }
+
+    /// The CA directory: `SENTARI_CA_DIR`, or `<data>/ca`.
+    pub fn ca_dir(&self, paths: &Paths) -> PathBuf {
+        self.ca_dir
+            .as_deref()
+            .map(absolute)
+            .unwrap_or_else(|| paths.data_dir.join("ca"))
+    }
+
+    /// Names for the listeners' certificate.
+    pub fn server_names(&self) -> Vec<String> {
+        match &self.server_names {
+            Some(list) => list
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            None => {
+                let mut names = vec![
+                    crate::jobs::hostname(),
+                    "localhost".to_owned(),
+                    "127.0.0.1".to_owned(),
+                ];
+                names.dedup();
+                names.retain(|n| !n.is_empty());
+                names
+            }
+        }
     }
 
     /// Resolves the data, log and backup directories and the database URL.

@@ -10,8 +10,10 @@ pub mod feeds;
 pub mod http;
 pub mod jobs;
 pub mod logging;
+pub mod pki;
 pub mod secrets;
 pub mod state;
+pub mod tls;
 
 /// The version printed by `--version`, `/api/health` and the start banner.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -8,9 +8,12 @@
 mod api_keys;
 mod audit;
 mod backup;
+mod devices;
+mod enrollment;
 mod error;
 mod jobs;
 mod processes;
+mod scans;
 mod schedules;
 mod sessions;
 mod settings;
@@ -24,12 +27,15 @@ pub mod testing;
 pub use api_keys::{ApiKey, NewApiKey};
 pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
 pub use backup::{BackupReport, RestoreReport};
+pub use devices::{Device, DeviceCert, DeviceEnrollment};
+pub use enrollment::{EnrollmentToken, NewEnrollmentToken, TokenState};
 pub use error::StoreError;
 pub use jobs::{
     DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, FailOutcome, Job, JobRow, JobState, MAX_BACKOFF, NewJob,
     PurgeFilter, PurgeState, QueueStat, backoff_delay,
 };
 pub use processes::ProcessInfo;
+pub use scans::{NewScan, ScanRow, ScanStored};
 pub use schedules::Schedule;
 pub use sessions::{NewSession, Session};
 pub use users::{NewUser, User};

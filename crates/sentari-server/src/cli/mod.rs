@@ -5,6 +5,8 @@
 //! usage (clap's own usage errors are 2 as well).
 
 pub mod backup;
+pub mod ca;
+pub mod enroll_token;
 pub mod queues;
 pub mod status;
 
@@ -46,6 +48,12 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Replace the database with a backup.
     Restore(backup::RestoreArgs),
+    /// Inspect the internal CA or re-encrypt its key under a new passphrase.
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
+    /// Create, list and revoke agent enrollment tokens.
+    #[command(subcommand)]
+    EnrollToken(enroll_token::EnrollTokenCommand),
 }
 
 /// Loads the configuration or prints the one-line error; `None` means exit 2.
@@ -125,6 +133,8 @@ async fn operator(command: Command, config: Config) -> ExitCode {
         Command::Queues(q) => queues::run(&config, q).await,
         Command::Backup(a) => backup::backup(&config, a).await,
         Command::Restore(a) => backup::restore(&config, a).await,
+        Command::Ca(c) => ca::run(&config, c),
+        Command::EnrollToken(c) => enroll_token::run(&config, c).await,
         Command::Serve | Command::Api | Command::Worker | Command::Beat => ExitCode::from(2),
     }
 }

@@ -4,6 +4,7 @@
 //! logging and metrics, and `error` the one JSON error shape every route answers with.
 
 pub mod access;
+pub mod agent;
 pub mod error;
 pub mod health;
 pub mod metrics;

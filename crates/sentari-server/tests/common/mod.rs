@@ -36,9 +36,9 @@ impl Env {
     pub async fn new() -> Env {
         let dir = tempfile::tempdir().unwrap();
         if postgres_backend() {
-            let db = TestDb::postgres()
-                .await
-                .expect("SENTARI_TEST_BACKEND=postgres needs PostgreSQL (SENTARI_TEST_DATABASE_URL)");
+            let db = TestDb::postgres().await.expect(
+                "SENTARI_TEST_BACKEND=postgres needs PostgreSQL (SENTARI_TEST_DATABASE_URL)",
+            );
             let url = db.url().to_owned();
             Env {
                 dir,
@@ -71,6 +71,11 @@ impl Env {
             ("SENTARI_AGENT_BIND".into(), "127.0.0.1:0".into()),
             ("SENTARI_METRICS_BIND".into(), "127.0.0.1:0".into()),
             ("SENTARI_LOG_LEVEL".into(), "info".into()),
+            // Most tests are about other things than TLS: plain HTTP on the web listener keeps
+            // their clients simple, and a P-384 CA is made in milliseconds where RSA-4096 takes
+            // seconds. The transport tests override both.
+            ("SENTARI_HTTP_TLS".into(), "off".into()),
+            ("SENTARI_CA_KEY_TYPE".into(), "ecdsa-p384".into()),
         ]
     }
 
@@ -117,6 +122,7 @@ pub struct Output {
 pub struct Server {
     pub child: Child,
     pub http: Option<String>,
+    pub agent: Option<String>,
     pub metrics: Option<String>,
     pub lines: mpsc::Receiver<String>,
     pub banner: Vec<String>,
@@ -151,6 +157,7 @@ impl Server {
         let mut server = Server {
             child,
             http: None,
+            agent: None,
             metrics: None,
             lines: rx,
             banner: Vec::new(),
@@ -161,6 +168,9 @@ impl Server {
                 Ok(line) => {
                     if let Some(a) = line.trim().strip_prefix("web/API:") {
                         server.http = Some(a.trim().to_owned());
+                    }
+                    if let Some(a) = line.trim().strip_prefix("agent:") {
+                        server.agent = Some(a.trim().to_owned());
                     }
                     if let Some(a) = line.trim().strip_prefix("metrics:") {
                         server.metrics = Some(a.trim().trim_end_matches("/metrics").to_owned());
