@@ -140,6 +140,66 @@ impl Client {
     }
 }
 
+/// A response with its status, headers and JSON body, for callers (tests, tools) that need to
+/// look at everything the server sent, such as `Set-Cookie` or `Retry-After`.
+#[derive(Debug, Clone)]
+pub struct RawAnswer {
+    /// HTTP status code.
+    pub status: u16,
+    /// Every response header, lowercased names, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub body: serde_json::Value,
+}
+
+impl RawAnswer {
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Client {
+    /// Sends any request with extra headers and an optional JSON body, and returns the whole
+    /// answer whatever its status.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<RawAnswer, ClientError> {
+        let url = self.url(path);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut req = self.http.request(method, &url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        })?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+        Ok(RawAnswer {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
         .get(name)

@@ -217,7 +217,9 @@ impl ChainVerifier {
         let recomputed = chain_hash(&self.prev_hash, &e.content);
         if recomputed != e.hash {
             self.broken = Some(fail(
-                format!("entry {seq} was modified after it was written (its hash does not match its content)"),
+                format!(
+                    "entry {seq} was modified after it was written (its hash does not match its content)"
+                ),
                 seq,
                 id,
             ));
@@ -324,7 +326,10 @@ mod tests {
     fn canonical_form_sorts_keys_at_every_depth() {
         let c = chain(1);
         let s = canonical(&c[0].content);
-        assert!(s.starts_with("{\"action\":\"user.create\",\"actor\""), "{s}");
+        assert!(
+            s.starts_with("{\"action\":\"user.create\",\"actor\""),
+            "{s}"
+        );
         assert!(s.contains("\"after\":{\"a\":null,\"b\":[1,\"x\\n\"],\"role\":\"viewer\"}"));
     }
 

@@ -261,7 +261,10 @@ mod tests {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
         }
         assert!("root".parse::<Role>().is_err());
-        assert_eq!(serde_json::to_string(&Role::Analyst).unwrap(), "\"analyst\"");
+        assert_eq!(
+            serde_json::to_string(&Role::Analyst).unwrap(),
+            "\"analyst\""
+        );
     }
 
     #[test]

@@ -5,5 +5,6 @@
 //! into and out of these, so the wire format changes only when this crate does.
 
 pub mod agent;
+pub mod auth;
 pub mod error;
 pub mod health;

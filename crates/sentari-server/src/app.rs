@@ -91,6 +91,9 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The bootstrap owner settings are invalid (a weak password, say).
+    #[error(transparent)]
+    Bootstrap(#[from] crate::auth::bootstrap::BootstrapError),
     /// The server failed while running.
     #[error("server error: {0}")]
     Serve(#[source] std::io::Error),
@@ -106,7 +109,8 @@ impl StartError {
             StartError::Config(_)
             | StartError::Secret(_)
             | StartError::Directory { .. }
-            | StartError::Tls(_) => 2,
+            | StartError::Tls(_)
+            | StartError::Bootstrap(_) => 2,
             _ => 1,
         }
     }
@@ -184,6 +188,8 @@ pub struct Prepared {
 /// Validates configuration and directories, then creates them and starts logging.
 pub fn prepare(config: Config) -> Result<Prepared, StartError> {
     secrets::check_production(&config)?;
+    // A weak bootstrap password stops the start before anything is created.
+    crate::auth::bootstrap::plan(&config.auth, false)?;
     let paths = config.paths();
     check_dir("data directory", &paths.data_dir)?;
     check_dir("log directory", &paths.log_dir)?;
@@ -265,6 +271,7 @@ pub async fn run(role: Role, prepared: Prepared) -> Result<(), StartError> {
     } = prepared;
     let metrics_handle = http::metrics::install_recorder();
     let state = AppState::new(config.clone(), metrics_handle);
+    state.set_auth(crate::auth::AuthRuntime::new(&config.auth, &secret, !config.http_tls.0));
     let pki = if role.http() {
         Some(crate::pki::setup::prepare(&config, &paths, &secret, &state).await?)
     } else {
@@ -390,6 +397,14 @@ pub async fn run(role: Role, prepared: Prepared) -> Result<(), StartError> {
                 return;
             };
             tracing::info!(database = %redact_url(&url), "database ready; migrations applied");
+            // The owner exists before the process reports ready, so a client that waits for
+            // readiness can sign in at once.
+            if let Ok(plan) = crate::auth::bootstrap::plan(&config.auth, role == Role::Serve) {
+                let params = crate::auth::password::HashParams::new(config.auth.argon2_memory_kib);
+                if let Err(e) = crate::auth::bootstrap::run(&store, plan, params).await {
+                    tracing::error!(error = %e, "bootstrap owner not created");
+                }
+            }
             state.set_store(store.clone());
             let mut inner = tokio::task::JoinSet::new();
             inner.spawn(process_heartbeat(

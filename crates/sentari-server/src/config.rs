@@ -110,6 +110,9 @@ pub struct Config {
     /// Log rotation sizes (`SENTARI_LOG_<FILE>_MAX_BYTES`) and counts (`…_BACKUPS`).
     #[serde(flatten)]
     pub log_rotation: LogRotationConfig,
+    /// Logins, sessions, lockout and the bootstrap owner (`crate::auth::AuthConfig`).
+    #[serde(flatten)]
+    pub auth: crate::auth::AuthConfig,
     /// Where the internal CA lives (default `<data>/ca`).
     pub ca_dir: Option<PathBuf>,
     /// Key of a new CA: `rsa-4096` (default) or `ecdsa-p384`.
@@ -265,6 +268,7 @@ impl Default for Config {
             job_retention_hours: 24 * 7,
             db_max_connections: 10,
             log_rotation: LogRotationConfig::default(),
+            auth: crate::auth::AuthConfig::default(),
             ca_dir: None,
             ca_key_type: crate::pki::CaKeyType::Rsa4096,
             ca_passphrase_key: None,
@@ -301,7 +305,7 @@ impl ConfigError {
 
 /// Accepts either the native TOML type or a string parsed with `FromStr`, so that
 /// `http_bind = "0.0.0.0:1"` in TOML and `SENTARI_SLOW_REQUEST_MS=300` in the environment work.
-fn lenient<'de, D, T>(de: D) -> Result<T, D::Error>
+pub(crate) fn lenient<'de, D, T>(de: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: FromStr + Deserialize<'de>,
@@ -322,7 +326,7 @@ where
     }
 }
 
-fn lenient_opt<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+pub(crate) fn lenient_opt<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: FromStr + Deserialize<'de>,

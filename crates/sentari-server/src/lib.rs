@@ -4,6 +4,7 @@
 //! reach it. See ARCHITECTURE.md §3 for the module map.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod feeds;

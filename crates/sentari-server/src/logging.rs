@@ -135,8 +135,11 @@ pub fn init(config: &Config, log_dir: &Path, stdout: bool) -> Result<LogGuards, 
         .with_ansi(false)
         .with_writer(writer(log_dir, "security", rot("security"), &mut guards)?)
         .with_filter(security_always());
+    // The audit file carries only its own target, and entries have a field named `target`
+    // (the changed object) that the tracing target would otherwise shadow.
     let audit = tracing_subscriber::fmt::layer()
         .json()
+        .with_target(false)
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(false)

@@ -25,6 +25,7 @@ struct Inner {
     ready: AtomicBool,
     metrics: Option<PrometheusHandle>,
     warnings: RwLock<Vec<String>>,
+    auth: OnceLock<crate::auth::AuthRuntime>,
 }
 
 impl AppState {
@@ -37,6 +38,7 @@ impl AppState {
                 ready: AtomicBool::new(false),
                 metrics,
                 warnings: RwLock::new(Vec::new()),
+                auth: OnceLock::new(),
             }),
         }
     }
@@ -79,6 +81,16 @@ impl AppState {
             .read()
             .map(|w| w.clone())
             .unwrap_or_default()
+    }
+
+    /// Installs the authentication runtime (once, at start).
+    pub fn set_auth(&self, auth: crate::auth::AuthRuntime) {
+        let _ = self.inner.auth.set(auth);
+    }
+
+    /// The authentication runtime, once installed.
+    pub fn auth(&self) -> Option<&crate::auth::AuthRuntime> {
+        self.inner.auth.get()
     }
 
     /// Replaces the list of warnings.

@@ -113,10 +113,12 @@ impl Store {
     pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
         self.timed("api_key_by_hash", async {
             let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1");
-            let r: Option<ApiKeyRecord> = with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(key_hash)
-                .fetch_optional(pool)
-                .await?);
+            let r: Option<ApiKeyRecord> = with_pool!(self, |pool| sqlx::query_as(
+                sqlx::AssertSqlSafe(sql.as_str())
+            )
+            .bind(key_hash)
+            .fetch_optional(pool)
+            .await?);
             r.map(ApiKey::try_from).transpose()
         })
         .await

@@ -77,8 +77,9 @@ struct AuditRow {
 
 fn parse_json(seq: i64, s: Option<String>) -> Result<Option<Value>, StoreError> {
     s.map(|t| {
-        serde_json::from_str(&t)
-            .map_err(|e| StoreError::Invalid(format!("audit entry {seq}: stored JSON is invalid: {e}")))
+        serde_json::from_str(&t).map_err(|e| {
+            StoreError::Invalid(format!("audit entry {seq}: stored JSON is invalid: {e}"))
+        })
     })
     .transpose()
 }
@@ -297,11 +298,13 @@ impl Store {
                 "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
             );
             'pages: loop {
-                let rows: Vec<AuditRow> = with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                    .bind(after)
-                    .bind(VERIFY_PAGE)
-                    .fetch_all(pool)
-                    .await?);
+                let rows: Vec<AuditRow> = with_pool!(self, |pool| sqlx::query_as(
+                    sqlx::AssertSqlSafe(sql.as_str())
+                )
+                .bind(after)
+                .bind(VERIFY_PAGE)
+                .fetch_all(pool)
+                .await?);
                 let Some(last) = rows.last() else { break };
                 after = last.seq;
                 for r in &rows {

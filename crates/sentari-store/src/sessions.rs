@@ -123,11 +123,13 @@ impl Store {
     /// Deletes one session (logout, or an expired one found on use); `false` if it was gone.
     pub async fn delete_session(&self, id: Uuid) -> Result<bool, StoreError> {
         self.timed("delete_session", async {
-            let n = with_pool!(self, |pool| sqlx::query("DELETE FROM sessions WHERE id = $1")
-                .bind(id)
-                .execute(pool)
-                .await?
-                .rows_affected());
+            let n = with_pool!(self, |pool| sqlx::query(
+                "DELETE FROM sessions WHERE id = $1"
+            )
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected());
             Ok(n == 1)
         })
         .await

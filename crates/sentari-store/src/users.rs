@@ -218,10 +218,12 @@ impl Store {
     pub async fn get_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         self.timed("get_user", async {
             let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-            let r: Option<UserRecord> = with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?);
+            let r: Option<UserRecord> = with_pool!(self, |pool| sqlx::query_as(
+                sqlx::AssertSqlSafe(sql.as_str())
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?);
             r.map(User::try_from).transpose()
         })
         .await
@@ -231,10 +233,12 @@ impl Store {
     pub async fn get_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
         self.timed("get_user_by_email", async {
             let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
-            let r: Option<UserRecord> = with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(email.as_str())
-                .fetch_optional(pool)
-                .await?);
+            let r: Option<UserRecord> = with_pool!(self, |pool| sqlx::query_as(
+                sqlx::AssertSqlSafe(sql.as_str())
+            )
+            .bind(email.as_str())
+            .fetch_optional(pool)
+            .await?);
             r.map(User::try_from).transpose()
         })
         .await
@@ -244,8 +248,11 @@ impl Store {
     pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         self.timed("list_users", async {
             let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY email");
-            let rows: Vec<UserRecord> =
-                with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
+            let rows: Vec<UserRecord> = with_pool!(self, |pool| sqlx::query_as(
+                sqlx::AssertSqlSafe(sql.as_str())
+            )
+            .fetch_all(pool)
+            .await?);
             rows.into_iter().map(User::try_from).collect()
         })
         .await
@@ -284,7 +291,9 @@ impl Store {
     /// Makes `to` the owner and `from` (the current owner) an admin, in one transaction.
     pub async fn transfer_ownership(&self, from: Uuid, to: Uuid) -> Result<(), StoreError> {
         if from == to {
-            return Err(StoreError::Conflict("that user is already the owner".into()));
+            return Err(StoreError::Conflict(
+                "that user is already the owner".into(),
+            ));
         }
         self.timed("transfer_ownership", async {
             let now = Ts::now();
@@ -336,7 +345,9 @@ impl Store {
             .await?;
         let user = self.get_user(id).await?.ok_or_else(|| not_found(id))?;
         if n == 0 {
-            return Err(StoreError::Conflict("the owner cannot be deactivated".into()));
+            return Err(StoreError::Conflict(
+                "the owner cannot be deactivated".into(),
+            ));
         }
         Ok(user)
     }

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use sentari_core::auth::{Email, IdentityProvider, Role};
 use sentari_store::testing::TestDb;
-use sentari_store::{
-    AuditFilter, NewApiKey, NewAuditEntry, NewSession, NewUser, StoreError,
-};
+use sentari_store::{AuditFilter, NewApiKey, NewAuditEntry, NewSession, NewUser, StoreError};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -34,22 +32,52 @@ fn new_user(email: &str, role: Role) -> NewUser {
 
 async fn users_one_owner_and_case_insensitive_email(db: &TestDb) {
     let s = db.store();
-    let owner = s.create_user(&new_user("Owner@Example.com", Role::Owner)).await.unwrap();
+    let owner = s
+        .create_user(&new_user("Owner@Example.com", Role::Owner))
+        .await
+        .unwrap();
     assert_eq!(owner.email, "owner@example.com");
-    let e = s.create_user(&new_user("OWNER@example.com", Role::Viewer)).await.unwrap_err();
+    let e = s
+        .create_user(&new_user("OWNER@example.com", Role::Viewer))
+        .await
+        .unwrap_err();
     assert!(matches!(e, StoreError::Conflict(_)), "{e}");
-    let e = s.create_user(&new_user("two@example.com", Role::Owner)).await.unwrap_err();
+    let e = s
+        .create_user(&new_user("two@example.com", Role::Owner))
+        .await
+        .unwrap_err();
     assert!(matches!(e, StoreError::Conflict(_)), "{e}");
-    let alice = s.create_user(&new_user("alice@example.com", Role::Viewer)).await.unwrap();
-    assert_eq!(s.set_user_role(alice.id, Role::Admin).await.unwrap().role, Role::Admin);
-    assert!(matches!(s.set_user_role(owner.id, Role::Admin).await, Err(StoreError::Conflict(_))));
-    assert!(matches!(s.set_user_role(alice.id, Role::Owner).await, Err(StoreError::Conflict(_))));
-    assert!(matches!(s.set_user_active(owner.id, false).await, Err(StoreError::Conflict(_))));
+    let alice = s
+        .create_user(&new_user("alice@example.com", Role::Viewer))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.set_user_role(alice.id, Role::Admin).await.unwrap().role,
+        Role::Admin
+    );
+    assert!(matches!(
+        s.set_user_role(owner.id, Role::Admin).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.set_user_role(alice.id, Role::Owner).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.set_user_active(owner.id, false).await,
+        Err(StoreError::Conflict(_))
+    ));
     assert!(!s.set_user_active(alice.id, false).await.unwrap().active);
     s.set_user_active(alice.id, true).await.unwrap();
     s.transfer_ownership(owner.id, alice.id).await.unwrap();
-    assert_eq!(s.get_user(alice.id).await.unwrap().unwrap().role, Role::Owner);
-    assert_eq!(s.get_user(owner.id).await.unwrap().unwrap().role, Role::Admin);
+    assert_eq!(
+        s.get_user(alice.id).await.unwrap().unwrap().role,
+        Role::Owner
+    );
+    assert_eq!(
+        s.get_user(owner.id).await.unwrap().unwrap().role,
+        Role::Admin
+    );
     let found = s
         .get_user_by_email(&Email::parse("ALICE@example.com").unwrap())
         .await
@@ -61,7 +89,10 @@ async fn users_one_owner_and_case_insensitive_email(db: &TestDb) {
 
 async fn first_user_is_created_once(db: &TestDb) {
     let s = db.store();
-    let (ua, ub) = (new_user("a@example.com", Role::Owner), new_user("b@example.com", Role::Owner));
+    let (ua, ub) = (
+        new_user("a@example.com", Role::Owner),
+        new_user("b@example.com", Role::Owner),
+    );
     let a = s.create_first_user(&ua);
     let b = s.create_first_user(&ub);
     let (a, b) = tokio::join!(a, b);
@@ -72,10 +103,18 @@ async fn first_user_is_created_once(db: &TestDb) {
 
 async fn login_failures_count_in_window(db: &TestDb) {
     let s = db.store();
-    let u = s.create_user(&new_user("f@example.com", Role::Viewer)).await.unwrap();
+    let u = s
+        .create_user(&new_user("f@example.com", Role::Viewer))
+        .await
+        .unwrap();
     let since = OffsetDateTime::now_utc() - Duration::from_secs(900);
     for i in 1..=3 {
-        assert_eq!(s.record_login_failure(u.id, Some("10.0.0.1"), since).await.unwrap(), i);
+        assert_eq!(
+            s.record_login_failure(u.id, Some("10.0.0.1"), since)
+                .await
+                .unwrap(),
+            i
+        );
     }
     let (n, last) = s.login_failures_since(u.id, since).await.unwrap();
     assert_eq!(n, 3);
@@ -84,12 +123,22 @@ async fn login_failures_count_in_window(db: &TestDb) {
     assert_eq!(s.login_failures_since(u.id, future).await.unwrap().0, 0);
     s.record_login(u.id).await.unwrap();
     assert_eq!(s.login_failures_since(u.id, since).await.unwrap().0, 0);
-    assert!(s.get_user(u.id).await.unwrap().unwrap().last_login_at.is_some());
+    assert!(
+        s.get_user(u.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_login_at
+            .is_some()
+    );
 }
 
 async fn sessions_and_api_keys_round_trip(db: &TestDb) {
     let s = db.store();
-    let u = s.create_user(&new_user("s@example.com", Role::Analyst)).await.unwrap();
+    let u = s
+        .create_user(&new_user("s@example.com", Role::Analyst))
+        .await
+        .unwrap();
     let exp = OffsetDateTime::now_utc() + Duration::from_secs(3600);
     let id = s
         .create_session(&NewSession {
@@ -124,7 +173,14 @@ async fn sessions_and_api_keys_round_trip(db: &TestDb) {
     assert_eq!(s.list_api_keys(u.id).await.unwrap().len(), 1);
     assert!(s.revoke_api_key(k.id, u.id).await.unwrap());
     assert!(!s.revoke_api_key(k.id, u.id).await.unwrap());
-    assert!(s.api_key_by_hash("kh").await.unwrap().unwrap().revoked_at.is_some());
+    assert!(
+        s.api_key_by_hash("kh")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
 }
 
 async fn audit_chain_appends_lists_and_verifies(db: &TestDb) {
@@ -132,7 +188,11 @@ async fn audit_chain_appends_lists_and_verifies(db: &TestDb) {
     assert!(s.verify_audit_chain().await.unwrap().ok());
     for i in 0..5 {
         s.append_audit(&NewAuditEntry {
-            actor: if i % 2 == 0 { "a@x".into() } else { "b@x".into() },
+            actor: if i % 2 == 0 {
+                "a@x".into()
+            } else {
+                "b@x".into()
+            },
             actor_ip: Some("127.0.0.1".into()),
             action: "user.create".into(),
             target: Some(format!("u{i}@x")),
@@ -146,7 +206,12 @@ async fn audit_chain_appends_lists_and_verifies(db: &TestDb) {
     assert!(r.ok(), "{r:?}");
     assert_eq!(r.checked, 5);
     let (items, total) = s
-        .list_audit(&AuditFilter { actor: Some("a@x".into()), page: 1, page_size: 2, ..Default::default() })
+        .list_audit(&AuditFilter {
+            actor: Some("a@x".into()),
+            page: 1,
+            page_size: 2,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(total, 3);

@@ -4,11 +4,13 @@
 //! the same configuration. Exit codes: 0 success, 1 failure at run time, 2 bad configuration or
 //! usage (clap's own usage errors are 2 as well).
 
+pub mod audit;
 pub mod backup;
 pub mod ca;
 pub mod enroll_token;
 pub mod queues;
 pub mod status;
+pub mod users;
 
 use std::process::ExitCode;
 
@@ -48,6 +50,12 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Replace the database with a backup.
     Restore(backup::RestoreArgs),
+    /// Manage operator accounts (passwords are read from stdin, never from flags).
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Inspect the hash-chained audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Inspect the internal CA or re-encrypt its key under a new passphrase.
     #[command(subcommand)]
     Ca(ca::CaCommand),
@@ -133,6 +141,8 @@ async fn operator(command: Command, config: Config) -> ExitCode {
         Command::Queues(q) => queues::run(&config, q).await,
         Command::Backup(a) => backup::backup(&config, a).await,
         Command::Restore(a) => backup::restore(&config, a).await,
+        Command::Users(c) => users::run(&config, c).await,
+        Command::Audit(c) => audit::run(&config, c).await,
         Command::Ca(c) => ca::run(&config, c),
         Command::EnrollToken(c) => enroll_token::run(&config, c).await,
         Command::Serve | Command::Api | Command::Worker | Command::Beat => ExitCode::from(2),

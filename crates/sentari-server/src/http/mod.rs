@@ -4,6 +4,7 @@
 //! logging and metrics, and `error` the one JSON error shape every route answers with.
 
 pub mod access;
+pub mod api;
 pub mod agent;
 pub mod error;
 pub mod health;
@@ -22,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/health", get(health::health))
         .route("/api/live", get(health::live))
         .route("/api/ready", get(health::ready))
+        .merge(api::router(state.clone()))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
