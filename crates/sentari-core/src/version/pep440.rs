@@ -68,5 +68,8 @@ impl Ord for Pep440Version {
 
 /// Parses and compares two version strings.
 pub fn compare(a: &str, b: &str) -> Result<Ordering, ParseError> {
-    Ok(Pep440Version::parse(a)?.cmp(&Pep440Version::parse(b)?))
+    // Straight to `pep440_rs`, skipping the copy of the input a `Pep440Version` keeps.
+    let parse =
+        |s: &str| pep440_rs::Version::from_str(s).map_err(|e| ParseError::owned(e.to_string()));
+    Ok(parse(a)?.cmp(&parse(b)?))
 }

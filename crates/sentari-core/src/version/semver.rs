@@ -24,20 +24,9 @@ pub struct SemverVersion {
 impl SemverVersion {
     /// Parses a version, accepting surrounding whitespace and one leading `v`.
     pub fn parse(input: &str) -> Result<SemverVersion, ParseError> {
-        let t = input.trim();
-        if t.len() > MAX_LENGTH {
-            return Err(ParseError::new("version is longer than 256 characters"));
-        }
-        let t = t.strip_prefix('v').unwrap_or(t);
-        let v = ::semver::Version::parse(t).map_err(|e| ParseError::owned(e.to_string()))?;
-        if v.major > MAX_SAFE_INTEGER || v.minor > MAX_SAFE_INTEGER || v.patch > MAX_SAFE_INTEGER {
-            return Err(ParseError::new(
-                "version number exceeds the safe integer range",
-            ));
-        }
         Ok(SemverVersion {
             raw: input.into(),
-            version: v,
+            version: parse_inner(input)?,
         })
     }
 
@@ -50,6 +39,21 @@ impl SemverVersion {
     pub fn inner(&self) -> &::semver::Version {
         &self.version
     }
+}
+
+fn parse_inner(input: &str) -> Result<::semver::Version, ParseError> {
+    let t = input.trim();
+    if t.len() > MAX_LENGTH {
+        return Err(ParseError::new("version is longer than 256 characters"));
+    }
+    let t = t.strip_prefix('v').unwrap_or(t);
+    let v = ::semver::Version::parse(t).map_err(|e| ParseError::owned(e.to_string()))?;
+    if v.major > MAX_SAFE_INTEGER || v.minor > MAX_SAFE_INTEGER || v.patch > MAX_SAFE_INTEGER {
+        return Err(ParseError::new(
+            "version number exceeds the safe integer range",
+        ));
+    }
+    Ok(v)
 }
 
 impl PartialEq for SemverVersion {
@@ -74,5 +78,5 @@ impl Ord for SemverVersion {
 
 /// Parses and compares two version strings.
 pub fn compare(a: &str, b: &str) -> Result<Ordering, ParseError> {
-    Ok(SemverVersion::parse(a)?.cmp(&SemverVersion::parse(b)?))
+    Ok(parse_inner(a)?.cmp_precedence(&parse_inner(b)?))
 }
