@@ -17,6 +17,10 @@ pub struct ErrorBody {
 impl ErrorBody {
     /// Builds an error body without a field path.
     pub fn new(error: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { error: error.into(), detail: detail.into(), field: None }
+        Self {
+            error: error.into(),
+            detail: detail.into(),
+            field: None,
+        }
     }
 }

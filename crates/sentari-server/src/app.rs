@@ -271,7 +271,11 @@ pub async fn run(role: Role, prepared: Prepared) -> Result<(), StartError> {
     } = prepared;
     let metrics_handle = http::metrics::install_recorder();
     let state = AppState::new(config.clone(), metrics_handle);
-    state.set_auth(crate::auth::AuthRuntime::new(&config.auth, &secret, !config.http_tls.0));
+    state.set_auth(crate::auth::AuthRuntime::new(
+        &config.auth,
+        &secret,
+        !config.http_tls.0,
+    ));
     let pki = if role.http() {
         Some(crate::pki::setup::prepare(&config, &paths, &secret, &state).await?)
     } else {

@@ -10,7 +10,10 @@ use time::OffsetDateTime;
 
 async fn retention_next(store: &sentari_store::Store) -> OffsetDateTime {
     let all = store.list_schedules().await.unwrap();
-    all.into_iter().find(|s| s.name == "retention").unwrap().next_run_at
+    all.into_iter()
+        .find(|s| s.name == "retention")
+        .unwrap()
+        .next_run_at
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -21,7 +24,9 @@ async fn racing_schedulers_fire_each_tick_once() {
     scheduler::register(store, start).await.unwrap();
     // Registering again (a restart, another process) keeps the next run time.
     let before = store.list_schedules().await.unwrap();
-    scheduler::register(store, start + Duration::from_secs(7200)).await.unwrap();
+    scheduler::register(store, start + Duration::from_secs(7200))
+        .await
+        .unwrap();
     assert_eq!(before, store.list_schedules().await.unwrap());
 
     // Three schedulers, each with its own connection pool, like three `sentari beat` processes.
@@ -41,7 +46,10 @@ async fn racing_schedulers_fire_each_tick_once() {
         while let Some(n) = set.join_next().await {
             fired += n.unwrap();
         }
-        assert_eq!(fired, 1, "tick {tick}: exactly one of three schedulers fires");
+        assert_eq!(
+            fired, 1,
+            "tick {tick}: exactly one of three schedulers fires"
+        );
         let next = retention_next(store).await;
         assert!(next > now, "the schedule moved on");
         now = next;

@@ -103,7 +103,10 @@ async fn serve_starts_on_defaults_and_stops_cleanly() {
     let perf = read_log(&data, "performance");
     let slow: serde_json::Value = serde_json::from_str(perf.lines().next().unwrap()).unwrap();
     assert_eq!(slow["kind"], "slow_request", "{perf}");
-    assert!(slow["route"].is_string() && slow["duration_ms"].is_number(), "{perf}");
+    assert!(
+        slow["route"].is_string() && slow["duration_ms"].is_number(),
+        "{perf}"
+    );
     let app = read_log(&data, "application");
     assert!(app.contains("Sentari starting"), "application.log: {app}");
     assert!(

@@ -183,9 +183,8 @@ impl Store {
     /// Revokes a token; `false` when there is no such token or it was already revoked.
     pub async fn revoke_enrollment_token(&self, id: Uuid) -> Result<bool, StoreError> {
         self.timed("revoke_enrollment_token", async {
-            let n =
-                with_pool!(self, |pool| {
-                    sqlx::query(
+            let n = with_pool!(self, |pool| {
+                sqlx::query(
                 "UPDATE enrollment_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL"
             )
             .bind(id)
@@ -193,7 +192,7 @@ impl Store {
             .execute(pool)
             .await?
             .rows_affected()
-                });
+            });
             Ok(n == 1)
         })
         .await

@@ -38,7 +38,7 @@ pub use processes::ProcessInfo;
 pub use scans::{NewScan, ScanRow, ScanStored};
 pub use schedules::Schedule;
 pub use sessions::{NewSession, Session};
-pub use users::{NewUser, User};
 pub use store::{
     BackendKind, MigrationStatus, PERFORMANCE_TARGET, Store, StoreOptions, redact_url,
 };
+pub use users::{NewUser, User};

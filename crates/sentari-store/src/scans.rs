@@ -137,16 +137,15 @@ impl Store {
     /// The scans of a device, oldest received first.
     pub async fn list_scans(&self, device_id: Uuid) -> Result<Vec<ScanRow>, StoreError> {
         self.timed("list_scans", async {
-            let rows: Vec<ScanRecord> =
-                with_pool!(self, |pool| {
-                    sqlx::query_as(
+            let rows: Vec<ScanRecord> = with_pool!(self, |pool| {
+                sqlx::query_as(
                 "SELECT scan_id, device_id, scanned_at, received_at, packages_received FROM scans \
                  WHERE device_id = $1 ORDER BY received_at, scan_id"
             )
             .bind(device_id)
             .fetch_all(pool)
             .await?
-                });
+            });
             Ok(rows.into_iter().map(ScanRow::from).collect())
         })
         .await

@@ -8,9 +8,12 @@ pub mod audit;
 pub mod backup;
 pub mod ca;
 pub mod enroll_token;
+pub mod eol_query;
+pub mod osv_query;
 pub mod queues;
 pub mod status;
 pub mod users;
+pub mod vercmp;
 
 use std::process::ExitCode;
 
@@ -62,6 +65,14 @@ pub enum Command {
     /// Create, list and revoke agent enrollment tokens.
     #[command(subcommand)]
     EnrollToken(enroll_token::EnrollTokenCommand),
+    /// Compare two versions in an ecosystem's order (or `A<TAB>B` lines from stdin).
+    Vercmp(vercmp::VercmpArgs),
+    /// Query OSV bundles for package versions read as JSON lines from stdin.
+    #[command(subcommand)]
+    Osv(osv_query::OsvCommand),
+    /// Query endoflife.date cycles for runtime versions read as JSON lines from stdin.
+    #[command(subcommand)]
+    Eol(eol_query::EolCommand),
 }
 
 /// Loads the configuration or prints the one-line error; `None` means exit 2.
@@ -90,6 +101,11 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    // The matching tools work offline on files: no configuration, database or data directory.
+    let cli = match matching_tool(cli) {
+        Ok(code) => return code,
+        Err(cli) => cli,
+    };
     let Some(config) = load_config() else {
         return ExitCode::from(2);
     };
@@ -125,6 +141,22 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Runs `vercmp`, `osv` and `eol`; hands every other command back.
+fn matching_tool(cli: Cli) -> Result<ExitCode, Cli> {
+    fn report<E: std::error::Error>(r: Result<ExitCode, E>) -> ExitCode {
+        r.unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        })
+    }
+    match cli.command {
+        Command::Vercmp(a) => Ok(report(vercmp::run(a))),
+        Command::Osv(c) => Ok(report(osv_query::run_command(c))),
+        Command::Eol(c) => Ok(report(eol_query::run_command(c))),
+        command => Err(Cli { command }),
+    }
+}
+
 async fn operator(command: Command, config: Config) -> ExitCode {
     match command {
         Command::Migrate => match app::migrate(&config).await {
@@ -145,7 +177,13 @@ async fn operator(command: Command, config: Config) -> ExitCode {
         Command::Audit(c) => audit::run(&config, c).await,
         Command::Ca(c) => ca::run(&config, c),
         Command::EnrollToken(c) => enroll_token::run(&config, c).await,
-        Command::Serve | Command::Api | Command::Worker | Command::Beat => ExitCode::from(2),
+        Command::Serve
+        | Command::Api
+        | Command::Worker
+        | Command::Beat
+        | Command::Vercmp(_)
+        | Command::Osv(_)
+        | Command::Eol(_) => ExitCode::from(2),
     }
 }
 

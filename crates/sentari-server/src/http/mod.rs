@@ -4,8 +4,8 @@
 //! logging and metrics, and `error` the one JSON error shape every route answers with.
 
 pub mod access;
-pub mod api;
 pub mod agent;
+pub mod api;
 pub mod error;
 pub mod health;
 pub mod metrics;
