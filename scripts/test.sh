@@ -14,6 +14,10 @@ else
   run() { cargo test --no-fail-fast "$@"; }
 fi
 
+# Build every binary first: end-to-end tests run the real `sentari-agent`, and building it here
+# avoids a nested cargo build inside a running test.
+cargo build --workspace --bins
+
 echo "--- tests on SQLite ---"
 env -u SENTARI_TEST_DATABASE_URL SENTARI_TEST_BACKEND=sqlite bash -c "$(declare -f run); run --workspace"
 echo "--- tests on PostgreSQL ---"
