@@ -239,6 +239,15 @@ impl EolDb {
         self.products.len()
     }
 
+    /// Every cycle, by product then in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = &EolCycle> {
+        let mut products: Vec<&String> = self.products.keys().collect();
+        products.sort();
+        products
+            .into_iter()
+            .flat_map(move |p| self.products.get(p).into_iter().flatten())
+    }
+
     /// The number of cycles.
     pub fn cycles(&self) -> usize {
         self.products.values().map(Vec::len).sum()

@@ -7,4 +7,5 @@
 pub mod agent;
 pub mod auth;
 pub mod error;
+pub mod fleet;
 pub mod health;

@@ -420,6 +420,7 @@ pub async fn run(role: Role, prepared: Prepared) -> Result<(), StartError> {
             if role.worker() {
                 let settings = Arc::new(HandlerSettings {
                     job_retention: Duration::from_secs(config.job_retention_hours * 3600),
+                    feeds: crate::feeds::sync::FeedSettings::from_config(&config),
                 });
                 let opts = worker::WorkerOptions {
                     worker_id: process_id.clone(),

@@ -141,6 +141,9 @@ pub struct Config {
     /// Seconds between two agent scans, sent to agents in their configuration.
     #[serde(deserialize_with = "lenient")]
     pub agent_scan_interval_s: u64,
+    /// OSV and EOL feeds (`crate::feeds::FeedsConfig`).
+    #[serde(flatten)]
+    pub feeds: crate::feeds::FeedsConfig,
 }
 
 /// An on/off setting that accepts `on|off|true|false|1|0|yes|no`.
@@ -280,6 +283,7 @@ impl Default for Config {
             agent_max_body_bytes: 16 * MB,
             agent_max_decompressed_bytes: 128 * MB,
             agent_scan_interval_s: 3600,
+            feeds: crate::feeds::FeedsConfig::default(),
         }
     }
 }

@@ -525,6 +525,9 @@ impl Store {
         validate(&job)?;
         self.timed("enqueue", async {
             let id = with_pool!(self, |pool| insert_job!(pool, &job, Ts::now())?);
+            if id.is_some() {
+                self.notify_job_enqueued();
+            }
             Ok(id)
         })
         .await
@@ -564,6 +567,9 @@ impl Store {
                     usize::try_from(inserted).unwrap_or(usize::MAX)
                 }
             };
+            if inserted > 0 {
+                self.notify_job_enqueued();
+            }
             Ok(inserted)
         })
         .await

@@ -5,12 +5,17 @@
 //! heartbeats and runtime settings. Only this crate imports sqlx (ARCHITECTURE.md, invariant 3).
 //! See `docs/storage.md` for the operator's view.
 
+mod advisories;
 mod api_keys;
 mod audit;
 mod backup;
 mod devices;
 mod enrollment;
+mod eol;
 mod error;
+mod findings;
+mod fleet;
+mod inventory;
 mod jobs;
 mod processes;
 mod scans;
@@ -24,12 +29,20 @@ mod users;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use advisories::{Advisory, AdvisoryRow, FeedStatus, ImportWrite, StoredVersion};
 pub use api_keys::{ApiKey, NewApiKey};
 pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
 pub use backup::{BackupReport, RestoreReport};
 pub use devices::{Device, DeviceCert, DeviceEnrollment};
 pub use enrollment::{EnrollmentToken, NewEnrollmentToken, TokenState};
+pub use eol::EolCycleRow;
 pub use error::StoreError;
+pub use findings::{Evaluation, EvaluationChanges, NewFinding, PackageVersionKey, Suppression};
+pub use fleet::*;
+pub use inventory::{
+    ApplyOutcome, ApplyReport, ApplyScan, HostFacts, InventoryError, InventoryPackage,
+    InventoryRuntime, StoredScan,
+};
 pub use jobs::{
     DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, FailOutcome, Job, JobRow, JobState, MAX_BACKOFF, NewJob,
     PurgeFilter, PurgeState, QueueStat, backoff_delay,

@@ -109,6 +109,9 @@ pub(crate) struct Inner {
     /// The PostgreSQL URL, for `pg_dump`; never logged (it may hold a password).
     pub(crate) url: String,
     pub(crate) slow: Duration,
+    /// Woken whenever this process enqueues a job, so an in-process worker starts it at once
+    /// instead of at its next poll.
+    pub(crate) job_enqueued: tokio::sync::Notify,
 }
 
 /// A handle on the database; cheap to clone (the pool is shared).
@@ -292,6 +295,7 @@ impl Store {
                 sqlite_path,
                 url: url.to_owned(),
                 slow: opts.slow_query_threshold,
+                job_enqueued: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -302,6 +306,17 @@ impl Store {
             Pool::Sqlite(_) => BackendKind::Sqlite,
             Pool::Postgres(_) => BackendKind::Postgres,
         }
+    }
+
+    /// Notified whenever this process enqueues a job; in-process workers wait on it between
+    /// polls (create and enable the `notified()` future before claiming, so none is missed).
+    pub fn job_notify(&self) -> &tokio::sync::Notify {
+        &self.inner.job_enqueued
+    }
+
+    /// Wakes the workers of this process waiting on [`Store::job_notify`].
+    pub fn notify_job_enqueued(&self) {
+        self.inner.job_enqueued.notify_waiters();
     }
 
     /// The database URL with any password hidden, for logs and status output.

@@ -71,7 +71,7 @@ pub struct Severity {
 
 /// Picks the most useful severity: a scorable CVSS v3 vector first, then a v4 vector (with
 /// the database's rating word), then v2, then the database's word alone.
-fn resolve_severity(list: &[OsvSeverity], db: Option<&DatabaseSpecific>) -> Option<Severity> {
+pub fn resolve_severity(list: &[OsvSeverity], db: Option<&DatabaseSpecific>) -> Option<Severity> {
     let word = db
         .and_then(|d| d.severity.as_deref())
         .and_then(Rating::from_word);

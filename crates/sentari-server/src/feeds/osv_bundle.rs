@@ -130,8 +130,21 @@ impl LoadReport {
     }
 }
 
+/// Receives each record of a bundle as its JSON bytes; the in-memory index is one sink, the
+/// database import another.
+pub trait RecordSink {
+    /// Takes one record; an error is reported for that record and the load goes on.
+    fn record(&mut self, json: &[u8]) -> Result<(), RecordError>;
+}
+
+impl RecordSink for OsvIndex {
+    fn record(&mut self, json: &[u8]) -> Result<(), RecordError> {
+        self.insert_json(json).map(|_| ())
+    }
+}
+
 struct Loader<'a> {
-    index: &'a mut OsvIndex,
+    index: &'a mut dyn RecordSink,
     limits: BundleLimits,
     report: LoadReport,
     buf: Vec<u8>,
@@ -143,6 +156,16 @@ pub fn load_osv_bundle(
     index: &mut OsvIndex,
     limits: &BundleLimits,
 ) -> Result<LoadReport, BundleError> {
+    read_osv_bundle(path, index, limits)
+}
+
+/// Reads the bundle at `path`, handing every record to `sink`.
+pub fn read_osv_bundle(
+    path: &Path,
+    sink: &mut dyn RecordSink,
+    limits: &BundleLimits,
+) -> Result<LoadReport, BundleError> {
+    let index = sink;
     let mut loader = Loader {
         index,
         limits: *limits,
@@ -263,7 +286,7 @@ impl Loader<'_> {
 
     fn insert(&mut self, location: impl FnOnce() -> String) {
         self.report.records += 1;
-        if let Err(e) = self.index.insert_json(&self.buf) {
+        if let Err(e) = self.index.record(&self.buf) {
             self.report.record_error(location(), e);
         }
     }

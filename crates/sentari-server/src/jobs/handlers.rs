@@ -44,6 +44,8 @@ pub struct JobContext {
 pub struct HandlerSettings {
     /// Finished jobs older than this are pruned by `retention`.
     pub job_retention: Duration,
+    /// Where the OSV and EOL feeds come from.
+    pub feeds: crate::feeds::sync::FeedSettings,
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
@@ -83,6 +85,10 @@ impl Registry {
         let mut r = Registry::default();
         r.register(RETENTION, retention);
         r.register(DIAGNOSTIC, diagnostic);
+        r.register(crate::ingest::INGEST_SCAN, crate::ingest::ingest_scan);
+        r.register(crate::feeds::sync::OSV_SYNC, crate::feeds::sync::osv_sync_job);
+        r.register(crate::feeds::sync::EOL_SYNC, crate::feeds::sync::eol_sync_job);
+        r.register(DAILY, daily);
         r
     }
 }
@@ -92,10 +98,24 @@ pub const RETENTION: &str = "retention";
 /// Operator round-trip check: optionally sleeps, optionally fails on purpose.
 pub const DIAGNOSTIC: &str = "diagnostic";
 
+/// Daily upkeep of date-dependent fleet data: runtime EOL status (`eol_soon` moves with the
+/// calendar) and the day's runtime counts for the Runtime trend.
+pub const DAILY: &str = "fleet_daily";
+
 async fn retention(ctx: JobContext) -> Result<(), JobError> {
     let cutoff = time::OffsetDateTime::now_utc() - ctx.settings.job_retention;
     let n = ctx.store.prune_finished_jobs(cutoff).await?;
-    tracing::info!(pruned = n, "retention: pruned finished jobs");
+    // Expired suppressions stop hiding findings here at the latest (hourly).
+    let expired = ctx.store.apply_suppression_expiry().await?;
+    tracing::info!(pruned = n, suppressions_expired = expired, "retention: pruned finished jobs");
+    Ok(())
+}
+
+async fn daily(ctx: JobContext) -> Result<(), JobError> {
+    let n = crate::ingest::eol::refresh_runtime_status(&ctx.store).await?;
+    let today = crate::feeds::sync::today_string();
+    let cycles = ctx.store.snapshot_runtimes(&today).await?;
+    tracing::info!(runtimes = n, cycles, "daily fleet upkeep done");
     Ok(())
 }
 

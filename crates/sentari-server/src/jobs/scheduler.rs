@@ -24,10 +24,24 @@ pub struct BuiltinSchedule {
 }
 
 /// The schedules this build registers. Later features add theirs here.
-pub const BUILTIN: &[BuiltinSchedule] = &[BuiltinSchedule {
-    name: RETENTION,
-    cron: "0 * * * *",
-}];
+pub const BUILTIN: &[BuiltinSchedule] = &[
+    BuiltinSchedule {
+        name: RETENTION,
+        cron: "0 * * * *",
+    },
+    BuiltinSchedule {
+        name: crate::feeds::sync::OSV_SYNC,
+        cron: "0 2 * * *",
+    },
+    BuiltinSchedule {
+        name: crate::feeds::sync::EOL_SYNC,
+        cron: "0 3 * * *",
+    },
+    BuiltinSchedule {
+        name: super::handlers::DAILY,
+        cron: "30 3 * * *",
+    },
+];
 
 /// Inserts the built-in schedules, keeping the `next_run_at` of those already present.
 pub async fn register(store: &Store, now: OffsetDateTime) -> Result<(), StoreError> {

@@ -45,10 +45,16 @@ pub async fn run(
     let mut running: JoinSet<()> = JoinSet::new();
     let mut backoff_on_error = Duration::from_millis(500);
     tracing::info!(worker = %opts.worker_id, kinds = ?registry.kinds(), "worker started");
+    let notify = store.job_notify();
     loop {
         if stop.is_cancelled() {
             break;
         }
+        // Registered before claiming, so a job enqueued by this process between the claim and
+        // the wait below still wakes the loop at once.
+        let enqueued = notify.notified();
+        tokio::pin!(enqueued);
+        enqueued.as_mut().enable();
         let free = opts.concurrency.saturating_sub(running.len() as u32);
         let mut claimed = 0usize;
         if free > 0 {
@@ -88,6 +94,7 @@ pub async fn run(
             _ = stop.cancelled() => break,
             Some(_) = running.join_next(), if !running.is_empty() => {}
             _ = tokio::time::sleep(opts.idle_poll) => {}
+            _ = &mut enqueued => {}
         }
     }
     if !running.is_empty() {

@@ -574,6 +574,11 @@ async fn scan(
     validate_scan(&upload)?;
     let scan_id = upload.scan_id;
     let packages = upload.packages.len() as u64;
+    let scanned_at = upload.scanned_at;
+    let compressed = tokio::task::spawn_blocking(move || crate::ingest::encode(&upload))
+        .await
+        .map_err(|e| GatewayError::Internal(e.to_string()))?
+        .map_err(GatewayError::Internal)?;
     let job = NewJob::new(
         "ingest_scan",
         serde_json::json!({"scan_id": scan_id, "device_id": device.id}),
@@ -582,14 +587,14 @@ async fn scan(
     .unique_key(format!("ingest_scan:{scan_id}"));
     let stored = gw
         .store()?
-        .store_scan(
+        .store_scan_compressed(
             &NewScan {
                 scan_id,
                 device_id: device.id,
-                scanned_at: upload.scanned_at,
+                scanned_at,
                 packages_received: packages,
             },
-            &upload,
+            &compressed,
             &job,
         )
         .await?;

@@ -9,6 +9,8 @@
 
 pub mod audit;
 pub mod auth;
+pub mod export;
+pub mod fleet;
 pub mod users;
 
 use std::time::Duration;
@@ -112,6 +114,52 @@ pub fn routes() -> Vec<ApiRoute> {
         // The audit log.
         route(M::GET, "/api/v1/audit", ANALYST, audit::list),
         route(M::GET, "/api/v1/audit/verify", ANALYST, audit::verify),
+        // The fleet: inventory, findings, feeds (issue 7).
+        route(M::GET, "/api/v1/overview", VIEWER, fleet::overview),
+        route(M::GET, "/api/v1/devices", VIEWER, fleet::devices),
+        route(M::GET, "/api/v1/devices/{id}", VIEWER, fleet::device),
+        route(M::DELETE, "/api/v1/devices/{id}", ADMIN, fleet::delete_device),
+        route(M::PUT, "/api/v1/devices/{id}/tags", ADMIN, fleet::set_tags),
+        route(
+            M::GET,
+            "/api/v1/devices/{id}/packages",
+            VIEWER,
+            fleet::device_packages,
+        ),
+        route(
+            M::GET,
+            "/api/v1/devices/{id}/findings",
+            VIEWER,
+            fleet::device_findings,
+        ),
+        route(M::GET, "/api/v1/packages", VIEWER, fleet::packages),
+        route(M::GET, "/api/v1/runtimes", VIEWER, fleet::runtimes),
+        route(
+            M::GET,
+            "/api/v1/runtimes/summary",
+            VIEWER,
+            fleet::runtime_summary,
+        ),
+        route(M::GET, "/api/v1/scans", VIEWER, fleet::scans),
+        route(M::GET, "/api/v1/diagnostics", ANALYST, fleet::diagnostics),
+        route(M::GET, "/api/v1/findings", VIEWER, fleet::findings),
+        route(M::GET, "/api/v1/advisories/{id}", VIEWER, fleet::advisory),
+        route(M::GET, "/api/v1/suppressions", VIEWER, fleet::suppressions),
+        route(
+            M::POST,
+            "/api/v1/suppressions",
+            ANALYST,
+            fleet::create_suppression,
+        ),
+        route(
+            M::DELETE,
+            "/api/v1/suppressions/{id}",
+            ANALYST,
+            fleet::delete_suppression,
+        ),
+        route(M::GET, "/api/v1/feeds", VIEWER, fleet::feeds),
+        route(M::POST, "/api/v1/feeds/sync", ADMIN, fleet::sync),
+        route(M::PUT, "/api/v1/feeds/settings", ADMIN, fleet::put_settings),
     ]
 }
 

@@ -1,0 +1,152 @@
+//! Correlation: package versions × OSV advisories, evaluated once per distinct version.
+//!
+//! The correlator loads, for a batch of `(ecosystem, name)` keys, every live advisory that names
+//! one of them, builds a small [`OsvIndex`] from those records with `sentari-core`, and judges
+//! each package version of the batch against it. The results go to the store, which turns them
+//! into new, updated, reopened and resolved findings and propagates them to devices. A scan
+//! triggers this only for versions never seen before; a feed import only for the keys whose
+//! advisories changed (ARCHITECTURE.md §4).
+
+use std::collections::BTreeMap;
+
+use sentari_core::ecosystem::Ecosystem;
+use sentari_core::osv::{OsvIndex, QueryError, VulnMatch};
+use sentari_store::{Evaluation, EvaluationChanges, NewFinding, PackageVersionKey, Store, StoreError};
+use serde_json::json;
+
+/// Keys per batch: bounds the advisories held in memory at once.
+const KEYS_PER_BATCH: usize = 2_000;
+
+/// Why a correlation run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CorrelateError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The evaluation task panicked or was cancelled.
+    #[error("evaluation task failed: {0}")]
+    Task(String),
+}
+
+/// The name a package is matched under: the source package for OS packages.
+pub fn match_name_of(pv: &PackageVersionKey) -> &str {
+    if pv.source_name.is_empty() {
+        &pv.name
+    } else {
+        &pv.source_name
+    }
+}
+
+/// Evaluates `versions` against the stored advisories and records the results.
+pub async fn correlate(
+    store: &Store,
+    versions: Vec<PackageVersionKey>,
+) -> Result<EvaluationChanges, CorrelateError> {
+    let mut total = EvaluationChanges::default();
+    if versions.is_empty() {
+        return Ok(total);
+    }
+    let mut by_key: BTreeMap<(String, String), Vec<PackageVersionKey>> = BTreeMap::new();
+    for pv in versions {
+        by_key
+            .entry((pv.match_ecosystem.clone(), pv.match_name.clone()))
+            .or_default()
+            .push(pv);
+    }
+    let keys: Vec<(String, String)> = by_key.keys().cloned().collect();
+    for batch in keys.chunks(KEYS_PER_BATCH) {
+        let supported: Vec<(String, String)> =
+            batch.iter().filter(|(e, _)| !e.is_empty()).cloned().collect();
+        let records = if supported.is_empty() {
+            Vec::new()
+        } else {
+            store.advisory_records_for_keys(&supported).await?
+        };
+        let versions: Vec<PackageVersionKey> = batch
+            .iter()
+            .filter_map(|k| by_key.get(k))
+            .flatten()
+            .cloned()
+            .collect();
+        let evals = tokio::task::spawn_blocking(move || evaluate(&records, &versions))
+            .await
+            .map_err(|e| CorrelateError::Task(e.to_string()))?;
+        let changes = store.record_evaluations(&evals).await?;
+        total.new_findings += changes.new_findings;
+        total.reopened += changes.reopened;
+        total.updated += changes.updated;
+        total.resolved += changes.resolved;
+        total.devices += changes.devices;
+    }
+    Ok(total)
+}
+
+/// Judges each version against the given advisory records (pure, CPU-bound).
+pub fn evaluate(records: &[String], versions: &[PackageVersionKey]) -> Vec<Evaluation> {
+    let mut index = OsvIndex::new();
+    for r in records {
+        if let Err(e) = index.insert_json(r.as_bytes()) {
+            tracing::warn!(error = %e, "stored advisory could not be indexed; skipped");
+        }
+    }
+    versions
+        .iter()
+        .map(|pv| {
+            let eco = Ecosystem::parse(&pv.ecosystem);
+            match index.query(&eco, match_name_of(pv), &pv.version) {
+                Ok(outcome) => Evaluation {
+                    package_version_id: pv.id,
+                    status: "evaluated".into(),
+                    findings: outcome
+                        .matches
+                        .iter()
+                        .map(|m| finding_of(m, pv))
+                        .collect(),
+                },
+                Err(QueryError::UnsupportedEcosystem(_)) => Evaluation {
+                    package_version_id: pv.id,
+                    status: "unsupported_ecosystem".into(),
+                    findings: Vec::new(),
+                },
+                Err(QueryError::UnparsableVersion(_)) => Evaluation {
+                    package_version_id: pv.id,
+                    status: "unparsable_version".into(),
+                    findings: Vec::new(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// A match as a stored finding, with the full explanation of why it matched.
+fn finding_of(m: &VulnMatch, pv: &PackageVersionKey) -> NewFinding {
+    let rating = m
+        .severity
+        .as_ref()
+        .and_then(|s| s.rating)
+        .map(|r| r.to_string().to_ascii_lowercase())
+        .unwrap_or_else(|| "unknown".into());
+    let mut reason = json!({
+        "advisory_id": m.id,
+        "aliases": m.aliases,
+        "installed": {
+            "ecosystem": pv.ecosystem,
+            "name": match_name_of(pv),
+            "version": pv.version,
+        },
+    });
+    if let (Some(obj), Ok(serde_json::Value::Object(matched))) =
+        (reason.as_object_mut(), serde_json::to_value(&m.matched))
+    {
+        obj.extend(matched);
+    }
+    NewFinding {
+        advisory_id: m.id.clone(),
+        severity_rating: rating,
+        severity_score: m.severity.as_ref().and_then(|s| s.score),
+        severity_type: m.severity.as_ref().map(|s| s.kind.clone()),
+        severity_vector: m.severity.as_ref().and_then(|s| s.vector.clone()),
+        fixed_version: m.matched.fixed.clone(),
+        reason,
+    }
+}

@@ -1,0 +1,810 @@
+//! Findings: the evaluation results per distinct package version × advisory, their fan-out to
+//! the devices that have each version, the per-device open counts, and suppressions.
+//!
+//! The correlator (in the server) evaluates package versions with `sentari-core` and hands the
+//! results here; [`Store::record_evaluations`] turns them into new, updated, reopened and
+//! resolved findings and propagates each change to `device_findings` in the same transaction.
+//! Suppression is materialised on `device_findings.suppressed` so that every list and count is a
+//! plain indexed filter; changing a suppression refreshes the rows in its scope.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde_json::Value;
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::inventory::{in_write_tx, json_rows};
+use crate::store::{BackendKind, Store, with_pool};
+use crate::ts::Ts;
+
+/// A package version to evaluate.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PackageVersionKey {
+    pub id: i64,
+    pub ecosystem: String,
+    pub name: String,
+    pub version: String,
+    pub source_name: String,
+    pub match_ecosystem: String,
+    pub match_name: String,
+}
+
+/// One advisory that matched a package version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewFinding {
+    pub advisory_id: String,
+    /// Lowercase rating, or `unknown`.
+    pub severity_rating: String,
+    pub severity_score: Option<f64>,
+    pub severity_type: Option<String>,
+    pub severity_vector: Option<String>,
+    /// The `fixed` event above the version, when the range has one.
+    pub fixed_version: Option<String>,
+    /// Why it matched (advisory, aliases, ecosystem, range or listed version, comparator).
+    pub reason: Value,
+}
+
+/// The result of evaluating one package version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub package_version_id: i64,
+    /// `evaluated`, `unparsable_version` or `unsupported_ecosystem`.
+    pub status: String,
+    /// Every advisory that matches now (for `evaluated`).
+    pub findings: Vec<NewFinding>,
+}
+
+/// What recording evaluations changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EvaluationChanges {
+    pub new_findings: u64,
+    pub reopened: u64,
+    pub updated: u64,
+    pub resolved: u64,
+    /// Devices whose open findings changed.
+    pub devices: u64,
+}
+
+/// A suppression rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suppression {
+    pub id: Uuid,
+    /// `advisory`, `advisory_package`, `device` or `tag`.
+    pub scope: String,
+    pub advisory_id: Option<String>,
+    pub ecosystem: Option<String>,
+    pub package_name: Option<String>,
+    pub device_id: Option<Uuid>,
+    pub tag: Option<String>,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SuppressionRecord {
+    id: Uuid,
+    scope: String,
+    advisory_id: Option<String>,
+    ecosystem: Option<String>,
+    package_name: Option<String>,
+    device_id: Option<Uuid>,
+    tag: Option<String>,
+    reason: String,
+    created_by: String,
+    created_at: Ts,
+    expires_at: Option<Ts>,
+}
+
+impl From<SuppressionRecord> for Suppression {
+    fn from(r: SuppressionRecord) -> Self {
+        Suppression {
+            id: r.id,
+            scope: r.scope,
+            advisory_id: r.advisory_id,
+            ecosystem: r.ecosystem,
+            package_name: r.package_name,
+            device_id: r.device_id,
+            tag: r.tag,
+            reason: r.reason,
+            created_by: r.created_by,
+            created_at: r.created_at.get(),
+            expires_at: r.expires_at.map(Ts::get),
+        }
+    }
+}
+
+const SUPPRESSION_COLUMNS: &str = "id, scope, advisory_id, ecosystem, package_name, device_id, tag, \
+    reason, created_by, created_at, expires_at";
+
+/// The SQL truth value "a live suppression covers this device finding", for a row where `d` is
+/// the device, `pv` the package version and `adv` the advisory id expression; `now` is the
+/// parameter holding the current time.
+pub(crate) fn suppressed_expr(backend: BackendKind, adv: &str, now: &str) -> String {
+    let tag_check = match backend {
+        BackendKind::Sqlite => "EXISTS (SELECT 1 FROM json_each(d.tags) t WHERE t.value = s.tag)",
+        BackendKind::Postgres => "jsonb_exists(d.tags, s.tag)",
+    };
+    format!(
+        "EXISTS (SELECT 1 FROM suppressions s WHERE (s.expires_at IS NULL OR s.expires_at > {now}) AND (\
+         (s.scope = 'advisory' AND s.advisory_id = {adv}) OR \
+         (s.scope = 'advisory_package' AND s.advisory_id = {adv} AND s.ecosystem = pv.match_ecosystem \
+          AND s.package_name = pv.match_name) OR \
+         (s.scope = 'device' AND s.device_id = d.id AND (s.advisory_id IS NULL OR s.advisory_id = {adv})) OR \
+         (s.scope = 'tag' AND (s.advisory_id IS NULL OR s.advisory_id = {adv}) AND {tag_check})))"
+    )
+}
+
+/// Recomputes the open-finding counters of devices (`None`: of every device).
+macro_rules! refresh_counts {
+    ($tx:expr, $backend:expr, $devices:expr) => {{
+        let devices: Option<&[Uuid]> = $devices;
+        let count = |cond: &str| {
+            format!(
+                "(SELECT count(*) FROM device_findings df WHERE df.device_id = devices.id \
+                 AND df.resolved_at IS NULL AND {cond})"
+            )
+        };
+        let set = format!(
+            "open_critical = {}, open_high = {}, open_medium = {}, open_low = {}, open_unknown = {}, \
+             open_suppressed = {}",
+            count("NOT df.suppressed AND df.severity_rating = 'critical'"),
+            count("NOT df.suppressed AND df.severity_rating = 'high'"),
+            count("NOT df.suppressed AND df.severity_rating = 'medium'"),
+            count("NOT df.suppressed AND df.severity_rating = 'low'"),
+            count("NOT df.suppressed AND df.severity_rating NOT IN ('critical', 'high', 'medium', 'low')"),
+            count("df.suppressed"),
+        );
+        match devices {
+            None => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE devices SET {set}")))
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            Some(ids) if ids.is_empty() => {}
+            Some(ids) => {
+                let sql = match $backend {
+                    $crate::store::BackendKind::Sqlite => format!(
+                        "UPDATE devices SET {set} WHERE id IN (SELECT unhex(j.value) FROM {})",
+                        $crate::inventory::json_rows($backend, "$1")
+                    ),
+                    $crate::store::BackendKind::Postgres => format!(
+                        "UPDATE devices SET {set} WHERE id IN (SELECT (j.value #>> '{{}}')::uuid FROM {})",
+                        $crate::inventory::json_rows($backend, "$1")
+                    ),
+                };
+                let list: Vec<String> = ids.iter().map(|u| $crate::findings::device_key($backend, u)).collect();
+                for chunk in list.chunks(10_000) {
+                    sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(Json(chunk)).execute(&mut *$tx).await?;
+                }
+            }
+        }
+    }};
+}
+pub(crate) use refresh_counts;
+
+/// How a device id travels inside a JSON list: hex for SQLite's blob ids, the usual text
+/// form for PostgreSQL's uuid.
+pub(crate) fn device_key(backend: BackendKind, id: &Uuid) -> String {
+    match backend {
+        BackendKind::Sqlite => hex_of(id.as_bytes()),
+        BackendKind::Postgres => id.to_string(),
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+#[derive(sqlx::FromRow)]
+struct ExistingFinding {
+    package_version_id: i64,
+    advisory_id: String,
+    severity_rating: String,
+    severity_score: Option<f64>,
+    fixed_version: Option<String>,
+    reason: Json<Value>,
+    resolved: bool,
+}
+
+impl Store {
+    /// Package versions among `ids` that have never been evaluated.
+    pub async fn pending_package_versions(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<PackageVersionKey>, StoreError> {
+        let backend = self.backend();
+        self.timed("pending_package_versions", async {
+            let sql = format!(
+                "SELECT id, ecosystem, name, version, source_name, match_ecosystem, match_name \
+                 FROM package_versions WHERE status = 'pending' AND id IN \
+                 (SELECT CAST(j.value AS BIGINT) FROM {})",
+                json_rows(backend, "$1")
+            );
+            let mut out = Vec::new();
+            for chunk in ids.chunks(20_000) {
+                let rows: Vec<PackageVersionKey> = with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(Json(chunk))
+                    .fetch_all(pool)
+                    .await?);
+                out.extend(rows);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Every never-evaluated package version (after a crash between ingest and correlation).
+    pub async fn all_pending_package_versions(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<PackageVersionKey>, StoreError> {
+        self.timed("all_pending_package_versions", async {
+            let rows: Vec<PackageVersionKey> = with_pool!(self, |pool| sqlx::query_as(
+                "SELECT id, ecosystem, name, version, source_name, match_ecosystem, match_name \
+                 FROM package_versions WHERE status = 'pending' ORDER BY id LIMIT $1"
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await?);
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// The package versions whose advisory key is one of `keys` (evaluated or not).
+    pub async fn package_versions_for_keys(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<Vec<PackageVersionKey>, StoreError> {
+        let backend = self.backend();
+        self.timed("package_versions_for_keys", async {
+            let sql = format!(
+                "SELECT pv.id, pv.ecosystem, pv.name, pv.version, pv.source_name, pv.match_ecosystem, \
+                 pv.match_name FROM {} JOIN package_versions pv ON pv.match_ecosystem = j.value ->> 0 \
+                 AND pv.match_name = j.value ->> 1",
+                json_rows(backend, "$1")
+            );
+            let mut out = Vec::new();
+            for chunk in keys.chunks(5_000) {
+                let rows: Vec<PackageVersionKey> = with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(Json(chunk))
+                    .fetch_all(pool)
+                    .await?);
+                out.extend(rows);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Records evaluation results: new findings are inserted, findings that still match are
+    /// updated when their severity or reason changed, resolved ones that match again are
+    /// reopened, and open findings that no longer match are resolved (as withdrawn when their
+    /// advisory was withdrawn). Every change reaches the devices that have the version.
+    pub async fn record_evaluations(
+        &self,
+        evals: &[Evaluation],
+    ) -> Result<EvaluationChanges, StoreError> {
+        let backend = self.backend();
+        self.timed("record_evaluations", async {
+            let now = Ts::now();
+            let mut changes = EvaluationChanges::default();
+            in_write_tx!(self, |tx| {
+                for chunk in evals.chunks(5_000) {
+                    // One statement per status (there are three) rather than a per-row lookup.
+                    let mut by_status: HashMap<&str, Vec<i64>> = HashMap::new();
+                    for e in chunk {
+                        by_status
+                            .entry(e.status.as_str())
+                            .or_default()
+                            .push(e.package_version_id);
+                    }
+                    let sql = format!(
+                        "UPDATE package_versions SET status = $2, evaluated_at = $3 \
+                         WHERE id IN (SELECT CAST(j.value AS BIGINT) FROM {})",
+                        json_rows(backend, "$1")
+                    );
+                    for (status, ids) in &by_status {
+                        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                            .bind(Json(ids))
+                            .bind(*status)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    let ids: Vec<i64> = chunk.iter().map(|e| e.package_version_id).collect();
+                    let sql = format!(
+                        "SELECT package_version_id, advisory_id, severity_rating, severity_score, \
+                         fixed_version, reason, resolved_at IS NOT NULL AS resolved FROM findings \
+                         WHERE package_version_id IN (SELECT CAST(j.value AS BIGINT) FROM {})",
+                        json_rows(backend, "$1")
+                    );
+                    let existing: Vec<ExistingFinding> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                        .bind(Json(&ids))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let existing: HashMap<(i64, &str), &ExistingFinding> = existing
+                        .iter()
+                        .map(|f| ((f.package_version_id, f.advisory_id.as_str()), f))
+                        .collect();
+                    let mut upserts = Vec::new();
+                    let mut fan_out: Vec<(i64, &str)> = Vec::new();
+                    let mut severity_changed: Vec<(i64, &str, &str)> = Vec::new();
+                    let mut matched: HashSet<(i64, &str)> = HashSet::new();
+                    for e in chunk {
+                        // Versions that could not be judged keep their findings as they were:
+                        // "unknown" is never silently "unaffected".
+                        if e.status != "evaluated" {
+                            for f in existing.values() {
+                                if f.package_version_id == e.package_version_id {
+                                    matched.insert((f.package_version_id, f.advisory_id.as_str()));
+                                }
+                            }
+                            continue;
+                        }
+                        for f in &e.findings {
+                            let key = (e.package_version_id, f.advisory_id.as_str());
+                            matched.insert(key);
+                            match existing.get(&key) {
+                                None => {
+                                    changes.new_findings += 1;
+                                    upserts.push((e.package_version_id, f));
+                                    fan_out.push(key);
+                                }
+                                Some(old) if old.resolved => {
+                                    changes.reopened += 1;
+                                    upserts.push((e.package_version_id, f));
+                                    fan_out.push(key);
+                                }
+                                Some(old) => {
+                                    let differs = old.severity_rating != f.severity_rating
+                                        || old.severity_score != f.severity_score
+                                        || old.fixed_version != f.fixed_version
+                                        || old.reason.0 != f.reason;
+                                    if differs {
+                                        changes.updated += 1;
+                                        upserts.push((e.package_version_id, f));
+                                        if old.severity_rating != f.severity_rating {
+                                            severity_changed.push((
+                                                e.package_version_id,
+                                                f.advisory_id.as_str(),
+                                                f.severity_rating.as_str(),
+                                            ));
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    let to_resolve: Vec<(i64, &str)> = existing
+                        .values()
+                        .filter(|f| !f.resolved)
+                        .map(|f| (f.package_version_id, f.advisory_id.as_str()))
+                        .filter(|k| !matched.contains(k))
+                        .collect();
+                    if !upserts.is_empty() {
+                        let rows: Vec<_> = upserts
+                            .iter()
+                            .map(|(pv, f)| {
+                                (
+                                    pv,
+                                    &f.advisory_id,
+                                    &f.severity_rating,
+                                    f.severity_score,
+                                    &f.severity_type,
+                                    &f.severity_vector,
+                                    &f.fixed_version,
+                                    serde_json::to_string(&f.reason).unwrap_or_else(|_| "{}".into()),
+                                )
+                            })
+                            .collect();
+                        let (score, reason) = match backend {
+                            BackendKind::Sqlite => ("j.value ->> 3", "j.value ->> 7"),
+                            BackendKind::Postgres => (
+                                "(j.value ->> 3)::double precision",
+                                "(j.value ->> 7)::jsonb",
+                            ),
+                        };
+                        let sql = format!(
+                            "INSERT INTO findings (package_version_id, advisory_id, severity_rating, \
+                             severity_score, severity_type, severity_vector, fixed_version, reason, detected_at) \
+                             SELECT CAST(j.value ->> 0 AS BIGINT), j.value ->> 1, j.value ->> 2, {score}, \
+                             j.value ->> 4, j.value ->> 5, j.value ->> 6, {reason}, $2 FROM {} WHERE true \
+                             ON CONFLICT (package_version_id, advisory_id) DO UPDATE SET \
+                             severity_rating = excluded.severity_rating, severity_score = excluded.severity_score, \
+                             severity_type = excluded.severity_type, severity_vector = excluded.severity_vector, \
+                             fixed_version = excluded.fixed_version, reason = excluded.reason, \
+                             detected_at = CASE WHEN findings.resolved_at IS NULL THEN findings.detected_at \
+                             ELSE excluded.detected_at END, resolved_at = NULL, resolution = NULL",
+                            json_rows(backend, "$1")
+                        );
+                        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                            .bind(Json(&rows))
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    if !to_resolve.is_empty() {
+                        changes.resolved += to_resolve.len() as u64;
+                        let sql = format!(
+                            "UPDATE findings SET resolved_at = $2, resolution = CASE WHEN EXISTS \
+                             (SELECT 1 FROM advisories a WHERE a.id = findings.advisory_id AND a.withdrawn IS NOT NULL) \
+                             THEN 'advisory_withdrawn' ELSE 'no_longer_affected' END \
+                             WHERE resolved_at IS NULL AND (package_version_id, advisory_id) IN \
+                             (SELECT CAST(j.value ->> 0 AS BIGINT), j.value ->> 1 FROM {})",
+                            json_rows(backend, "$1")
+                        );
+                        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                            .bind(Json(&to_resolve))
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    // Propagation to devices, collecting the devices touched for the counters.
+                    let mut touched: BTreeSet<Uuid> = BTreeSet::new();
+                    if !fan_out.is_empty() {
+                        let sql = format!(
+                            "SELECT DISTINCT dp.device_id FROM {} JOIN device_packages dp \
+                             ON dp.package_version_id = CAST(j.value ->> 0 AS BIGINT)",
+                            json_rows(backend, "$1")
+                        );
+                        let devs: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
+                            .bind(Json(&fan_out))
+                            .fetch_all(&mut *tx)
+                            .await?;
+                        touched.extend(devs);
+                        let sql = format!(
+                            "INSERT INTO device_findings (device_id, package_version_id, advisory_id, \
+                             severity_rating, suppressed, detected_at) \
+                             SELECT DISTINCT dp.device_id, f.package_version_id, f.advisory_id, f.severity_rating, \
+                             {sup}, $2 FROM {rows} \
+                             JOIN findings f ON f.package_version_id = CAST(j.value ->> 0 AS BIGINT) \
+                             AND f.advisory_id = j.value ->> 1 \
+                             JOIN device_packages dp ON dp.package_version_id = f.package_version_id \
+                             JOIN devices d ON d.id = dp.device_id \
+                             JOIN package_versions pv ON pv.id = f.package_version_id WHERE true \
+                             ON CONFLICT (device_id, package_version_id, advisory_id) DO UPDATE SET \
+                             resolved_at = NULL, resolution = NULL, detected_at = excluded.detected_at, \
+                             severity_rating = excluded.severity_rating, suppressed = excluded.suppressed \
+                             WHERE device_findings.resolved_at IS NOT NULL",
+                            sup = suppressed_expr(backend, "f.advisory_id", "$2"),
+                            rows = json_rows(backend, "$1")
+                        );
+                        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                            .bind(Json(&fan_out))
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    if !to_resolve.is_empty() {
+                        let list = &to_resolve;
+                        let sql = format!(
+                            "SELECT DISTINCT df.device_id FROM {} JOIN device_findings df \
+                             ON df.package_version_id = CAST(j.value ->> 0 AS BIGINT) \
+                             AND df.advisory_id = j.value ->> 1 WHERE df.resolved_at IS NULL",
+                            json_rows(backend, "$1")
+                        );
+                        let devs: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
+                            .bind(Json(list))
+                            .fetch_all(&mut *tx)
+                            .await?;
+                        touched.extend(devs);
+                        let sql = format!(
+                            "UPDATE device_findings SET resolved_at = $2, resolution = \
+                             (SELECT f.resolution FROM findings f WHERE f.package_version_id = \
+                              device_findings.package_version_id AND f.advisory_id = device_findings.advisory_id) \
+                             WHERE resolved_at IS NULL AND (package_version_id, advisory_id) IN \
+                             (SELECT CAST(j.value ->> 0 AS BIGINT), j.value ->> 1 FROM {})",
+                            json_rows(backend, "$1")
+                        );
+                        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                            .bind(Json(list))
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    if !severity_changed.is_empty() {
+                        let sql = format!(
+                            "SELECT DISTINCT df.device_id FROM {} JOIN device_findings df \
+                             ON df.package_version_id = CAST(j.value ->> 0 AS BIGINT) \
+                             AND df.advisory_id = j.value ->> 1 WHERE df.resolved_at IS NULL",
+                            json_rows(backend, "$1")
+                        );
+                        let devs: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
+                            .bind(Json(&severity_changed))
+                            .fetch_all(&mut *tx)
+                            .await?;
+                        touched.extend(devs);
+                        let sql = format!(
+                            "UPDATE device_findings SET severity_rating = (SELECT j.value ->> 2 FROM {rows} \
+                             WHERE CAST(j.value ->> 0 AS BIGINT) = device_findings.package_version_id \
+                             AND j.value ->> 1 = device_findings.advisory_id) \
+                             WHERE (package_version_id, advisory_id) IN \
+                             (SELECT CAST(j.value ->> 0 AS BIGINT), j.value ->> 1 FROM {rows})",
+                            rows = json_rows(backend, "$1")
+                        );
+                        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                            .bind(Json(&severity_changed))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    changes.devices += touched.len() as u64;
+                    let touched: Vec<Uuid> = touched.into_iter().collect();
+                    refresh_counts!(&mut *tx, backend, Some(&touched[..]));
+                }
+            });
+            Ok(changes)
+        })
+        .await
+    }
+
+    /// Gives a device the open findings of its package versions among `versions` (all of its
+    /// versions when `None`), reopening ones it had resolved, and refreshes its counters.
+    pub async fn fan_out_device_findings(
+        &self,
+        device_id: Uuid,
+        versions: Option<&[i64]>,
+    ) -> Result<u64, StoreError> {
+        let backend = self.backend();
+        self.timed("fan_out_device_findings", async {
+            let now = Ts::now();
+            let n = in_write_tx!(self, |tx| {
+                let filter = match versions {
+                    None => String::new(),
+                    Some(_) => format!(
+                        "AND dp.package_version_id IN (SELECT CAST(j.value AS BIGINT) FROM {})",
+                        json_rows(backend, "$3")
+                    ),
+                };
+                let sql = format!(
+                    "INSERT INTO device_findings (device_id, package_version_id, advisory_id, \
+                     severity_rating, suppressed, detected_at) \
+                     SELECT DISTINCT dp.device_id, f.package_version_id, f.advisory_id, f.severity_rating, \
+                     {sup}, $2 FROM device_packages dp \
+                     JOIN findings f ON f.package_version_id = dp.package_version_id AND f.resolved_at IS NULL \
+                     JOIN devices d ON d.id = dp.device_id \
+                     JOIN package_versions pv ON pv.id = dp.package_version_id \
+                     WHERE dp.device_id = $1 {filter} \
+                     ON CONFLICT (device_id, package_version_id, advisory_id) DO UPDATE SET \
+                     resolved_at = NULL, resolution = NULL, detected_at = excluded.detected_at, \
+                     severity_rating = excluded.severity_rating, suppressed = excluded.suppressed \
+                     WHERE device_findings.resolved_at IS NOT NULL",
+                    sup = suppressed_expr(backend, "f.advisory_id", "$2"),
+                );
+                let q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(device_id).bind(now);
+                let q = match versions {
+                    None => q,
+                    Some(v) => q.bind(Json(v)),
+                };
+                let n = q.execute(&mut *tx).await?.rows_affected();
+                refresh_counts!(&mut *tx, backend, Some(&[device_id][..]));
+                n
+            });
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Creates a suppression and applies it to the open findings in its scope.
+    pub async fn create_suppression(&self, s: &Suppression) -> Result<u64, StoreError> {
+        let backend = self.backend();
+        self.timed("create_suppression", async {
+            let n = in_write_tx!(self, |tx| {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO suppressions ({SUPPRESSION_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                )))
+                .bind(s.id)
+                .bind(&s.scope)
+                .bind(&s.advisory_id)
+                .bind(&s.ecosystem)
+                .bind(&s.package_name)
+                .bind(s.device_id)
+                .bind(&s.tag)
+                .bind(&s.reason)
+                .bind(&s.created_by)
+                .bind(Ts::new(s.created_at))
+                .bind(s.expires_at.map(Ts::new))
+                .execute(&mut *tx)
+                .await?;
+                refresh_suppressed!(&mut *tx, backend, s)
+            });
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Deletes a suppression and re-applies the remaining ones to its scope.
+    pub async fn delete_suppression(&self, id: Uuid) -> Result<Option<Suppression>, StoreError> {
+        let backend = self.backend();
+        self.timed("delete_suppression", async {
+            let gone = in_write_tx!(self, |tx| {
+                let r: Option<SuppressionRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {SUPPRESSION_COLUMNS} FROM suppressions WHERE id = $1"
+                )))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match r {
+                    None => None,
+                    Some(r) => {
+                        let s = Suppression::from(r);
+                        sqlx::query("DELETE FROM suppressions WHERE id = $1")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        refresh_suppressed!(&mut *tx, backend, &s);
+                        Some(s)
+                    }
+                }
+            });
+            Ok(gone)
+        })
+        .await
+    }
+
+    /// One suppression.
+    pub async fn get_suppression(&self, id: Uuid) -> Result<Option<Suppression>, StoreError> {
+        self.timed("get_suppression", async {
+            let r: Option<SuppressionRecord> = with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {SUPPRESSION_COLUMNS} FROM suppressions WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?);
+            Ok(r.map(Suppression::from))
+        })
+        .await
+    }
+
+    /// Every suppression, newest first; expired ones included when `include_expired`.
+    pub async fn list_suppressions(
+        &self,
+        include_expired: bool,
+    ) -> Result<Vec<Suppression>, StoreError> {
+        self.timed("list_suppressions", async {
+            let filter = if include_expired {
+                ""
+            } else {
+                "WHERE expires_at IS NULL OR expires_at > $1"
+            };
+            let sql = format!(
+                "SELECT {SUPPRESSION_COLUMNS} FROM suppressions {filter} ORDER BY created_at DESC, id"
+            );
+            let rows: Vec<SuppressionRecord> = with_pool!(self, |pool| {
+                let q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+                let q = if include_expired { q } else { q.bind(Ts::now()) };
+                q.fetch_all(pool).await?
+            });
+            Ok(rows.into_iter().map(Suppression::from).collect())
+        })
+        .await
+    }
+
+    /// Applies expiries that have passed since they were last applied: the findings they
+    /// covered count as open again. Returns how many suppressions expired.
+    pub async fn apply_suppression_expiry(&self) -> Result<u64, StoreError> {
+        let backend = self.backend();
+        self.timed("apply_suppression_expiry", async {
+            let now = Ts::now();
+            let n = in_write_tx!(self, |tx| {
+                let rows: Vec<SuppressionRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {SUPPRESSION_COLUMNS} FROM suppressions \
+                     WHERE expires_at IS NOT NULL AND expires_at <= $1 AND NOT expired_applied"
+                )))
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+                for r in &rows {
+                    sqlx::query("UPDATE suppressions SET expired_applied = TRUE WHERE id = $1")
+                        .bind(r.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for r in rows.iter() {
+                    let s = Suppression {
+                        id: r.id,
+                        scope: r.scope.clone(),
+                        advisory_id: r.advisory_id.clone(),
+                        ecosystem: r.ecosystem.clone(),
+                        package_name: r.package_name.clone(),
+                        device_id: r.device_id,
+                        tag: r.tag.clone(),
+                        reason: r.reason.clone(),
+                        created_by: r.created_by.clone(),
+                        created_at: r.created_at.get(),
+                        expires_at: r.expires_at.map(Ts::get),
+                    };
+                    refresh_suppressed!(&mut *tx, backend, &s);
+                }
+                rows.len() as u64
+            });
+            Ok(n)
+        })
+        .await
+    }
+}
+
+/// Re-computes `suppressed` for the open device findings in a suppression's scope and
+/// refreshes the counters of the devices involved; evaluates to the rows re-computed.
+macro_rules! refresh_suppressed {
+    ($tx:expr, $backend:expr, $s:expr) => {{
+        let s: &Suppression = $s;
+        let backend: BackendKind = $backend;
+        let sup = suppressed_expr(backend, "df.advisory_id", "$1");
+        // The rows in scope: by advisory, by device, or by the devices carrying the tag.
+        let (where_sql, binds): (String, u8) = match s.scope.as_str() {
+            "advisory" | "advisory_package" => ("df.resolved_at IS NULL AND df.advisory_id = $2".to_owned(), 1),
+            "device" => ("df.resolved_at IS NULL AND df.device_id = $2 AND ($3 IS NULL OR df.advisory_id = $3)".to_owned(), 2),
+            _ => {
+                let tag_check = match backend {
+                    BackendKind::Sqlite => "EXISTS (SELECT 1 FROM devices d2, json_each(d2.tags) t WHERE d2.id = df.device_id AND t.value = $2)",
+                    BackendKind::Postgres => "EXISTS (SELECT 1 FROM devices d2 WHERE d2.id = df.device_id AND jsonb_exists(d2.tags, $2))",
+                };
+                (format!("df.resolved_at IS NULL AND ($3 IS NULL OR df.advisory_id = $3) AND {tag_check}"), 3)
+            }
+        };
+        let select_devices = format!("SELECT DISTINCT df.device_id FROM device_findings df WHERE {where_sql}");
+        let update = format!(
+            "UPDATE device_findings SET suppressed = (SELECT {sup} FROM devices d, package_versions pv \
+             WHERE d.id = device_findings.device_id AND pv.id = device_findings.package_version_id) \
+             WHERE (device_id, package_version_id, advisory_id) IN \
+             (SELECT df.device_id, df.package_version_id, df.advisory_id FROM device_findings df WHERE {where_sql})"
+        );
+        let now = Ts::now();
+        let (devs, n): (Vec<Uuid>, u64) = match binds {
+            1 => {
+                let adv = s.advisory_id.clone().unwrap_or_default();
+                let devs = sqlx::query_scalar(sqlx::AssertSqlSafe(select_devices.replace("$2", "$1")))
+                    .bind(&adv)
+                    .fetch_all(&mut *$tx)
+                    .await?;
+                let n = sqlx::query(sqlx::AssertSqlSafe(update.as_str())).bind(now).bind(&adv).execute(&mut *$tx).await?.rows_affected();
+                (devs, n)
+            }
+            2 => {
+                let devs = sqlx::query_scalar(sqlx::AssertSqlSafe(select_devices.replace("$2", "$1").replace("$3", "$2")))
+                    .bind(s.device_id)
+                    .bind(&s.advisory_id)
+                    .fetch_all(&mut *$tx)
+                    .await?;
+                let n = sqlx::query(sqlx::AssertSqlSafe(update.as_str()))
+                    .bind(now)
+                    .bind(s.device_id)
+                    .bind(&s.advisory_id)
+                    .execute(&mut *$tx)
+                    .await?
+                    .rows_affected();
+                (devs, n)
+            }
+            _ => {
+                let devs = sqlx::query_scalar(sqlx::AssertSqlSafe(select_devices.replace("$2", "$1").replace("$3", "$2")))
+                    .bind(&s.tag)
+                    .bind(&s.advisory_id)
+                    .fetch_all(&mut *$tx)
+                    .await?;
+                let n = sqlx::query(sqlx::AssertSqlSafe(update.as_str()))
+                    .bind(now)
+                    .bind(&s.tag)
+                    .bind(&s.advisory_id)
+                    .execute(&mut *$tx)
+                    .await?
+                    .rows_affected();
+                (devs, n)
+            }
+        };
+        refresh_counts!(&mut *$tx, backend, Some(&devs[..]));
+        n
+    }};
+}
+use refresh_suppressed;
