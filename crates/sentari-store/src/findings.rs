@@ -741,7 +741,7 @@ macro_rules! refresh_suppressed {
     ($tx:expr, $backend:expr, $s:expr) => {{
         let s: &Suppression = $s;
         let backend: BackendKind = $backend;
-        let sup = suppressed_expr(backend, "df.advisory_id", "$1");
+        let sup = suppressed_expr(backend, "device_findings.advisory_id", "$1");
         // The rows in scope: by advisory, by device, or by the devices carrying the tag.
         let (where_sql, binds): (String, u8) = match s.scope.as_str() {
             "advisory" | "advisory_package" => ("df.resolved_at IS NULL AND df.advisory_id = $2".to_owned(), 1),

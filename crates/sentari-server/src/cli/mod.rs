@@ -9,6 +9,7 @@ pub mod backup;
 pub mod ca;
 pub mod enroll_token;
 pub mod eol_query;
+pub mod feeds;
 pub mod osv_query;
 pub mod queues;
 pub mod status;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Create, list and revoke agent enrollment tokens.
     #[command(subcommand)]
     EnrollToken(enroll_token::EnrollTokenCommand),
+    /// Vulnerability and end-of-life feeds: import offline bundles, sync now, status.
+    #[command(subcommand)]
+    Feeds(feeds::FeedsCommand),
     /// Compare two versions in an ecosystem's order (or `A<TAB>B` lines from stdin).
     Vercmp(vercmp::VercmpArgs),
     /// Query OSV bundles for package versions read as JSON lines from stdin.
@@ -177,6 +181,7 @@ async fn operator(command: Command, config: Config) -> ExitCode {
         Command::Audit(c) => audit::run(&config, c).await,
         Command::Ca(c) => ca::run(&config, c),
         Command::EnrollToken(c) => enroll_token::run(&config, c).await,
+        Command::Feeds(c) => feeds::run(&config, c).await,
         Command::Serve
         | Command::Api
         | Command::Worker
