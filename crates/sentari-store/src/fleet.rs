@@ -1661,17 +1661,17 @@ impl Store {
             ) = with_pool!(self, |pool| {
                 let head = sqlx::query_as(
                     "SELECT count(*), \
-                     COALESCE(sum(CASE WHEN last_seen >= $1 THEN 1 ELSE 0 END), 0), \
-                     COALESCE(sum(CASE WHEN last_seen IS NULL OR last_seen < $1 THEN 1 ELSE 0 END), 0), \
-                     COALESCE(sum(package_count), 0) FROM devices",
+                     CAST(COALESCE(sum(CASE WHEN last_seen >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                     CAST(COALESCE(sum(CASE WHEN last_seen IS NULL OR last_seen < $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                     CAST(COALESCE(sum(package_count), 0) AS BIGINT) FROM devices",
                 )
                 .bind(cut)
                 .fetch_one(pool)
                 .await?;
                 let sev = sqlx::query_as(
-                    "SELECT COALESCE(sum(open_critical), 0), COALESCE(sum(open_high), 0), \
-                     COALESCE(sum(open_medium), 0), COALESCE(sum(open_low), 0), \
-                     COALESCE(sum(open_unknown), 0), COALESCE(sum(open_suppressed), 0) FROM devices",
+                    "SELECT CAST(COALESCE(sum(open_critical), 0) AS BIGINT), CAST(COALESCE(sum(open_high), 0) AS BIGINT), \
+                     CAST(COALESCE(sum(open_medium), 0) AS BIGINT), CAST(COALESCE(sum(open_low), 0) AS BIGINT), \
+                     CAST(COALESCE(sum(open_unknown), 0) AS BIGINT), CAST(COALESCE(sum(open_suppressed), 0) AS BIGINT) FROM devices",
                 )
                 .fetch_one(pool)
                 .await?;
@@ -1683,8 +1683,8 @@ impl Store {
                 .fetch_one(pool)
                 .await?;
                 let eol = sqlx::query_as(
-                    "SELECT COALESCE(sum(CASE WHEN eol_status = 'eol_past' THEN 1 ELSE 0 END), 0), \
-                     COALESCE(sum(CASE WHEN eol_status = 'eol_soon' THEN 1 ELSE 0 END), 0) FROM device_runtimes",
+                    "SELECT CAST(COALESCE(sum(CASE WHEN eol_status = 'eol_past' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                     CAST(COALESCE(sum(CASE WHEN eol_status = 'eol_soon' THEN 1 ELSE 0 END), 0) AS BIGINT) FROM device_runtimes",
                 )
                 .fetch_one(pool)
                 .await?;
