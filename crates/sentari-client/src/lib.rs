@@ -199,6 +199,34 @@ impl Client {
             body,
         })
     }
+
+    /// A GET whose body is returned as bytes (downloads: CSV, XLSX, pages).
+    pub async fn get_bytes(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, Vec<(String, String)>, Vec<u8>), ClientError> {
+        let url = self.url(path);
+        let mut req = self.http.get(&url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.map_err(|source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        })?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Decode { url, source })?;
+        Ok((status, headers, body.to_vec()))
+    }
 }
 
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {

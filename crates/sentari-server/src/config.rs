@@ -141,6 +141,10 @@ pub struct Config {
     /// Seconds between two agent scans, sent to agents in their configuration.
     #[serde(deserialize_with = "lenient")]
     pub agent_scan_interval_s: u64,
+    /// Agent registrations one address may attempt per minute (default 10; raise it only for
+    /// mass enrollment behind one NAT or for the fleet simulator).
+    #[serde(deserialize_with = "lenient")]
+    pub agent_register_rate_per_minute: u32,
     /// OSV and EOL feeds (`crate::feeds::FeedsConfig`).
     #[serde(flatten)]
     pub feeds: crate::feeds::FeedsConfig,
@@ -283,6 +287,7 @@ impl Default for Config {
             agent_max_body_bytes: 16 * MB,
             agent_max_decompressed_bytes: 128 * MB,
             agent_scan_interval_s: 3600,
+            agent_register_rate_per_minute: crate::http::agent::REGISTER_ATTEMPTS_PER_MINUTE,
             feeds: crate::feeds::FeedsConfig::default(),
         }
     }

@@ -34,11 +34,15 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthBo
         }
     }
     let ok = unreachable.is_empty();
+    let mut warnings = state.warnings();
+    if ok && let Some(store) = state.store() {
+        warnings.extend(feed_warnings(store).await);
+    }
     let body = HealthBody {
         status: if ok { "ok" } else { "degraded" }.to_owned(),
         version: crate::VERSION.to_owned(),
         unreachable,
-        warnings: state.warnings(),
+        warnings,
     };
     (
         if ok {
@@ -48,6 +52,36 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthBo
         },
         Json(body),
     )
+}
+
+/// A warning per feed source whose last success is older than three days (or that has only
+/// ever failed), so monitoring notices a silently stale vulnerability database.
+async fn feed_warnings(store: &sentari_store::Store) -> Vec<String> {
+    let Ok(Ok(statuses)) = tokio::time::timeout(PROBE_TIMEOUT, store.feed_statuses()).await else {
+        return Vec::new();
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let limit = crate::http::api::fleet::STALE_AFTER.as_secs() as i64;
+    statuses
+        .into_iter()
+        .filter_map(|f| match f.last_success {
+            None => Some(format!(
+                "feed {} has never synced: {}",
+                f.source,
+                f.last_error.as_deref().unwrap_or("no successful run yet")
+            )),
+            Some(t) if (now - t).whole_seconds() > limit => Some(format!(
+                "feed {} is stale: last success {} days ago{}",
+                f.source,
+                (now - t).whole_days(),
+                f.last_error
+                    .as_deref()
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default()
+            )),
+            Some(_) => None,
+        })
+        .collect()
 }
 
 /// The process is alive and serving HTTP.

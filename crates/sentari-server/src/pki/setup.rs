@@ -151,6 +151,7 @@ pub async fn prepare(
         Limits {
             max_body: config.agent_max_body_bytes,
             max_decompressed: config.agent_max_decompressed_bytes,
+            register_per_minute: config.agent_register_rate_per_minute,
         },
         AgentConfigBody {
             config_version: 1,

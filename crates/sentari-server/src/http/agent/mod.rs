@@ -39,7 +39,8 @@ use crate::pki::{self, Ca};
 use crate::state::AppState;
 use crate::tls::PeerCertificate;
 
-/// Registration attempts one address may make per minute.
+/// Registration attempts one address may make per minute, by default
+/// (`SENTARI_AGENT_REGISTER_RATE_PER_MINUTE`).
 pub const REGISTER_ATTEMPTS_PER_MINUTE: u32 = 10;
 /// A device may renew when its certificate expires within this many days.
 pub const RENEW_WINDOW_DAYS: i64 = 30;
@@ -55,6 +56,8 @@ pub struct Limits {
     pub max_body: u64,
     /// Bytes after decompression.
     pub max_decompressed: u64,
+    /// Registration attempts one address may make per minute.
+    pub register_per_minute: u32,
 }
 
 /// Everything the gateway's handlers share.
@@ -84,7 +87,7 @@ impl Gateway {
             ca,
             ca_error,
             static_token: static_token.map(|t| Sha256::digest(t.as_bytes()).into()),
-            limiter: Arc::new(RateLimiter::default()),
+            limiter: Arc::new(RateLimiter::new(limits.register_per_minute)),
             limits,
             agent_config,
         }
@@ -115,12 +118,20 @@ pub fn router(gw: Gateway) -> Router {
 }
 
 /// A per-address fixed-window counter for `register`.
-#[derive(Default)]
 pub struct RateLimiter {
     windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    per_minute: u32,
 }
 
 impl RateLimiter {
+    /// A limiter allowing `per_minute` attempts per address and minute.
+    pub fn new(per_minute: u32) -> RateLimiter {
+        RateLimiter {
+            windows: Mutex::new(HashMap::new()),
+            per_minute: per_minute.max(1),
+        }
+    }
+
     /// Counts one attempt; `Err(retry_after)` when the address is over the limit.
     fn check(&self, ip: IpAddr) -> Result<(), Duration> {
         let now = Instant::now();
@@ -136,7 +147,7 @@ impl RateLimiter {
             *entry = (now, 0);
         }
         entry.1 += 1;
-        if entry.1 > REGISTER_ATTEMPTS_PER_MINUTE {
+        if entry.1 > self.per_minute {
             return Err(minute.saturating_sub(now.duration_since(entry.0)));
         }
         Ok(())

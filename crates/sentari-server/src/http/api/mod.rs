@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod export;
 pub mod fleet;
+pub mod openapi;
 pub mod users;
 
 use std::time::Duration;
@@ -75,6 +76,8 @@ const OWNER: Access = Access::Role(Role::Owner);
 pub fn routes() -> Vec<ApiRoute> {
     use Method as M;
     vec![
+        // The API's own description.
+        route(M::GET, "/api/v1/openapi.json", Access::Public, openapi::openapi),
         // Authentication and the caller's own account.
         route(M::POST, "/api/v1/auth/login", Access::Public, auth::login),
         route(M::POST, "/api/v1/auth/logout", VIEWER, auth::logout),
