@@ -1493,7 +1493,7 @@ impl Store {
         let sql = format!(
             "SELECT df.advisory_id, count(DISTINCT df.device_id) AS devices, \
              count(DISTINCT df.package_version_id) AS packages, min(df.detected_at) AS first_detected, \
-             max({SEV_RANK}) AS rank {from} {where_sql} GROUP BY df.advisory_id \
+             CAST(max({SEV_RANK}) AS BIGINT) AS rank {from} {where_sql} GROUP BY df.advisory_id \
              ORDER BY {order} LIMIT ${n} OFFSET ${}",
             n + 1
         );
