@@ -83,7 +83,11 @@ async fn agent_to_findings_through_the_api() {
     .unwrap();
     let osv_dir = bundles.path().join("osv");
     std::fs::create_dir_all(osv_dir.join("PyPI")).unwrap();
-    std::fs::rename(bundles.path().join("pypi.zip"), osv_dir.join("PyPI/all.zip")).unwrap();
+    std::fs::rename(
+        bundles.path().join("pypi.zip"),
+        osv_dir.join("PyPI/all.zip"),
+    )
+    .unwrap();
     std::fs::write(
         osv_dir.join("DSA-TEST-1.json"),
         json!({
@@ -119,9 +123,23 @@ async fn agent_to_findings_through_the_api() {
     let (viewer, analyst, admin) = (tokens[0].clone(), tokens[1].clone(), tokens[2].clone());
 
     // Feed sync from the configured offline bundles, as an admin; viewers may not trigger it.
-    let r = call(&server, "POST", "/api/v1/feeds/sync", Some(&viewer), Some(json!({}))).await;
+    let r = call(
+        &server,
+        "POST",
+        "/api/v1/feeds/sync",
+        Some(&viewer),
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(r.status, 403);
-    let r = call(&server, "POST", "/api/v1/feeds/sync", Some(&admin), Some(json!({}))).await;
+    let r = call(
+        &server,
+        "POST",
+        "/api/v1/feeds/sync",
+        Some(&admin),
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(r.status, 202, "{:?}", r.body);
     let feeds = eventually(Duration::from_secs(120), "feeds synced", || async {
         let (_, b) = get(&server, "/api/v1/feeds", &viewer).await;
@@ -147,7 +165,12 @@ async fn agent_to_findings_through_the_api() {
         .arg(data.path())
         .arg("--scan-root")
         .arg(root.path())
-        .args(["--machine-id", "fleet-api-machine", "--server-url", &agent_url])
+        .args([
+            "--machine-id",
+            "fleet-api-machine",
+            "--server-url",
+            &agent_url,
+        ])
         .args(["--enroll-token", TOKEN, "--once"])
         .output()
         .unwrap();
@@ -179,7 +202,12 @@ async fn agent_to_findings_through_the_api() {
     let (st, detail) = get(&server, &format!("/api/v1/devices/{id}"), &viewer).await;
     assert_eq!(st, 200);
     assert_eq!(detail["recent_scans"][0]["status"], "applied");
-    let (_, pk) = get(&server, &format!("/api/v1/devices/{id}/packages?source=os"), &viewer).await;
+    let (_, pk) = get(
+        &server,
+        &format!("/api/v1/devices/{id}/packages?source=os"),
+        &viewer,
+    )
+    .await;
     assert_eq!(pk["total"], 1);
     assert_eq!(pk["items"][0]["source_name"], "openssl");
     assert_eq!(pk["items"][0]["open_findings"], 1);
@@ -198,7 +226,12 @@ async fn agent_to_findings_through_the_api() {
     assert_eq!(f["items"][0]["severity"]["rating"], "high");
 
     // Grouped by advisory, with the fixed versions; the advisory by its CVE alias.
-    let (_, g) = get(&server, "/api/v1/findings?group=advisory&page_size=200", &viewer).await;
+    let (_, g) = get(
+        &server,
+        "/api/v1/findings?group=advisory&page_size=200",
+        &viewer,
+    )
+    .await;
     let django = g["items"]
         .as_array()
         .unwrap()
@@ -206,7 +239,12 @@ async fn agent_to_findings_through_the_api() {
         .find(|a| a["advisory_id"] == "PYSEC-2021-9")
         .expect("PYSEC-2021-9 grouped");
     assert_eq!(django["devices"], 1);
-    assert!(django["fixed_versions"].as_array().unwrap().contains(&json!("3.1.6")));
+    assert!(
+        django["fixed_versions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("3.1.6"))
+    );
     let (st, adv) = get(&server, "/api/v1/advisories/CVE-2021-3281", &viewer).await;
     assert_eq!(st, 200);
     assert_eq!(adv["id"], "PYSEC-2021-9");
@@ -223,11 +261,21 @@ async fn agent_to_findings_through_the_api() {
     .await;
     assert_eq!(p["total"], 1, "{p}");
     assert_eq!(p["items"][0]["devices"], 1);
-    let (_, p) = get(&server, "/api/v1/packages?name=django&ecosystem=PyPI&range=%3E%3D4", &viewer).await;
+    let (_, p) = get(
+        &server,
+        "/api/v1/packages?name=django&ecosystem=PyPI&range=%3E%3D4",
+        &viewer,
+    )
+    .await;
     assert_eq!(p["total"], 0);
     let (st, e) = get(&server, "/api/v1/packages?name=django&range=bogus", &viewer).await;
     assert_eq!(st, 400, "{e}");
-    let (_, by_pkg) = get(&server, "/api/v1/devices?package=Django&version=3.1.5", &viewer).await;
+    let (_, by_pkg) = get(
+        &server,
+        "/api/v1/devices?package=Django&version=3.1.5",
+        &viewer,
+    )
+    .await;
     assert_eq!(by_pkg["total"], 1);
 
     // Pagination and sorting are checked.
@@ -252,17 +300,27 @@ async fn agent_to_findings_through_the_api() {
     let auth = format!("Bearer {viewer}");
     let (st, headers, csv) = server
         .client()
-        .get_bytes("/api/v1/devices?format=csv", &[("authorization", auth.as_str())])
+        .get_bytes(
+            "/api/v1/devices?format=csv",
+            &[("authorization", auth.as_str())],
+        )
         .await
         .unwrap();
     assert_eq!(st, 200);
-    assert!(headers.iter().any(|(k, v)| k == "content-type" && v.starts_with("text/csv")));
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v.starts_with("text/csv"))
+    );
     let csv = String::from_utf8(csv).unwrap();
     assert!(csv.starts_with("id,hostname,os,"), "{csv}");
     assert!(csv.contains("fleet-test-host"));
     let (st, _, xlsx) = server
         .client()
-        .get_bytes("/api/v1/runtimes?format=xlsx", &[("authorization", auth.as_str())])
+        .get_bytes(
+            "/api/v1/runtimes?format=xlsx",
+            &[("authorization", auth.as_str())],
+        )
         .await
         .unwrap();
     assert_eq!(st, 200);
@@ -276,14 +334,40 @@ async fn agent_to_findings_through_the_api() {
 
     // Suppression: analysts may, viewers may not; the finding leaves the open counts.
     let body = json!({"scope": "advisory", "advisory_id": "CVE-2099-0001", "reason": "backported fix verified"});
-    let r = call(&server, "POST", "/api/v1/suppressions", Some(&viewer), Some(body.clone())).await;
+    let r = call(
+        &server,
+        "POST",
+        "/api/v1/suppressions",
+        Some(&viewer),
+        Some(body.clone()),
+    )
+    .await;
     assert_eq!(r.status, 403);
-    let r = call(&server, "POST", "/api/v1/suppressions", Some(&analyst), Some(json!({"scope": "advisory"}))).await;
+    let r = call(
+        &server,
+        "POST",
+        "/api/v1/suppressions",
+        Some(&analyst),
+        Some(json!({"scope": "advisory"})),
+    )
+    .await;
     assert_eq!(r.status, 400);
-    let r = call(&server, "POST", "/api/v1/suppressions", Some(&analyst), Some(body)).await;
+    let r = call(
+        &server,
+        "POST",
+        "/api/v1/suppressions",
+        Some(&analyst),
+        Some(body),
+    )
+    .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.body["advisory_id"], "DSA-TEST-1");
-    let (_, f) = get(&server, &format!("/api/v1/devices/{id}/findings?advisory=DSA-TEST-1"), &viewer).await;
+    let (_, f) = get(
+        &server,
+        &format!("/api/v1/devices/{id}/findings?advisory=DSA-TEST-1"),
+        &viewer,
+    )
+    .await;
     assert_eq!(f["total"], 0);
     let (_, f) = get(
         &server,
@@ -301,14 +385,30 @@ async fn agent_to_findings_through_the_api() {
     let (st, h) = get(&server, "/api/health", &viewer).await;
     assert_eq!(st, 200);
     assert!(
-        h["warnings"].as_array().is_none_or(|w| w.iter().all(|x| !x.as_str().unwrap_or("").contains("feed"))),
+        h["warnings"]
+            .as_array()
+            .is_none_or(|w| w.iter().all(|x| !x.as_str().unwrap_or("").contains("feed"))),
         "{h}"
     );
 
     // Deleting the device (admin) revokes it: the agent's next upload is refused.
-    let r = call(&server, "DELETE", &format!("/api/v1/devices/{id}"), Some(&analyst), None).await;
+    let r = call(
+        &server,
+        "DELETE",
+        &format!("/api/v1/devices/{id}"),
+        Some(&analyst),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 403);
-    let r = call(&server, "DELETE", &format!("/api/v1/devices/{id}"), Some(&admin), None).await;
+    let r = call(
+        &server,
+        "DELETE",
+        &format!("/api/v1/devices/{id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 204);
     let (st, _) = get(&server, &format!("/api/v1/devices/{id}"), &viewer).await;
     assert_eq!(st, 404);

@@ -69,7 +69,11 @@ fn every_format(dir: &Path) -> Vec<(&'static str, PathBuf)> {
     let json_dir = dir.join("json");
     std::fs::create_dir_all(json_dir.join("nested")).unwrap();
     for (i, (name, bytes)) in recs.iter().enumerate() {
-        let sub = if i % 2 == 0 { json_dir.clone() } else { json_dir.join("nested") };
+        let sub = if i % 2 == 0 {
+            json_dir.clone()
+        } else {
+            json_dir.join("nested")
+        };
         std::fs::write(sub.join(name.replace('/', "_")), bytes).unwrap();
     }
     let nd = dir.join("osv.ndjson");
@@ -137,9 +141,12 @@ async fn a_corrupt_or_truncated_bundle_is_refused_and_changes_nothing() {
     let bytes = std::fs::read(&full).unwrap();
     let truncated = dir.path().join("truncated.zip");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    let err = import_bundle(s, &truncated, "test", None).await.unwrap_err();
+    let err = import_bundle(s, &truncated, "test", None)
+        .await
+        .unwrap_err();
     assert!(
-        err.to_string().contains("truncated.zip") && err.to_string().contains("corrupt or truncated"),
+        err.to_string().contains("truncated.zip")
+            && err.to_string().contains("corrupt or truncated"),
         "{err}"
     );
     // A gzip stream cut short fails the same way, after records were already read from it.
@@ -156,7 +163,12 @@ async fn a_corrupt_or_truncated_bundle_is_refused_and_changes_nothing() {
     assert!(import_bundle(s, &junk, "test", None).await.is_err());
 
     assert_eq!(s.advisory_counts().await.unwrap(), before);
-    let a = s.get_advisory(&serde_json::from_slice::<serde_json::Value>(&recs[0].1).unwrap()["id"].as_str().unwrap().to_owned()).await.unwrap().unwrap();
+    let first: serde_json::Value = serde_json::from_slice(&recs[0].1).unwrap();
+    let a = s
+        .get_advisory(first["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_ne!(a.modified, "2099-01-01T00:00:00Z", "no record was replaced");
 }
 
@@ -262,7 +274,11 @@ async fn online_sync_downloads_once_and_honours_etags() {
     let statuses = s.feed_statuses().await.unwrap();
     let sources: Vec<&str> = statuses.iter().map(|f| f.source.as_str()).collect();
     assert_eq!(sources, ["osv:Go", "osv:PyPI"]);
-    assert!(statuses.iter().all(|f| f.last_success.is_some() && f.record_count > 1000));
+    assert!(
+        statuses
+            .iter()
+            .all(|f| f.last_success.is_some() && f.record_count > 1000)
+    );
 
     // Nothing changed upstream: the second sync downloads nothing.
     let second = osv_sync(s, &settings).await.unwrap();

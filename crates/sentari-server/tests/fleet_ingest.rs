@@ -151,19 +151,41 @@ async fn out_of_order_and_repeated_scans_change_nothing() {
     let db = TestDb::from_env().await;
     let s = db.store();
     let d = device(s, "db-1").await;
-    let newer = upload("db-1", "debian", "12", at(100), vec![pkg("PyPI", "flask", "3.0.0")]);
-    let older = upload("db-1", "debian", "12", at(50), vec![pkg("PyPI", "flask", "2.0.0")]);
+    let newer = upload(
+        "db-1",
+        "debian",
+        "12",
+        at(100),
+        vec![pkg("PyPI", "flask", "3.0.0")],
+    );
+    let older = upload(
+        "db-1",
+        "debian",
+        "12",
+        at(50),
+        vec![pkg("PyPI", "flask", "2.0.0")],
+    );
     ingest_upload(s, d, &newer).await;
     let out = ingest_upload(s, d, &older).await;
     assert!(out.starts_with("superseded"), "{out}");
     assert_eq!(packages_of(s, d).await, [("flask".into(), "3.0.0".into())]);
     // Running the same job again is a no-op.
-    let again = ingest::ingest(s, newer.scan_id, Instant::now()).await.unwrap();
+    let again = ingest::ingest(s, newer.scan_id, Instant::now())
+        .await
+        .unwrap();
     assert_eq!(again, "already applied");
-    let again = ingest::ingest(s, older.scan_id, Instant::now()).await.unwrap();
+    let again = ingest::ingest(s, older.scan_id, Instant::now())
+        .await
+        .unwrap();
     assert_eq!(again, "already superseded");
     // An unchanged re-scan is recognised without a diff.
-    let same = upload("db-1", "debian", "12", at(200), vec![pkg("PyPI", "flask", "3.0.0")]);
+    let same = upload(
+        "db-1",
+        "debian",
+        "12",
+        at(200),
+        vec![pkg("PyPI", "flask", "3.0.0")],
+    );
     let out = ingest_upload(s, d, &same).await;
     assert_eq!(out, "inventory unchanged");
     assert_eq!(packages_of(s, d).await, [("flask".into(), "3.0.0".into())]);
@@ -194,11 +216,18 @@ async fn correlates_against_the_real_shared_bundles() {
             "debian",
             "12",
             at(0),
-            vec![pkg("PyPI", "Django", "3.1.5"), pkg("PyPI", "zope.interface", "5.4.0")],
+            vec![
+                pkg("PyPI", "Django", "3.1.5"),
+                pkg("PyPI", "zope.interface", "5.4.0"),
+            ],
         ),
     )
     .await;
-    assert!(advisories_of(s, py).await.contains(&"PYSEC-2021-9@Django".to_owned()));
+    assert!(
+        advisories_of(s, py)
+            .await
+            .contains(&"PYSEC-2021-9@Django".to_owned())
+    );
     let (rows, _) = s
         .list_findings(
             &FindingFilter {
@@ -224,10 +253,21 @@ async fn correlates_against_the_real_shared_bundles() {
     ingest_upload(
         s,
         fixed,
-        &upload("py-fixed", "debian", "12", at(0), vec![pkg("PyPI", "django", "3.1.6")]),
+        &upload(
+            "py-fixed",
+            "debian",
+            "12",
+            at(0),
+            vec![pkg("PyPI", "django", "3.1.6")],
+        ),
     )
     .await;
-    assert!(!advisories_of(s, fixed).await.iter().any(|a| a.starts_with("PYSEC-2021-9@")));
+    assert!(
+        !advisories_of(s, fixed)
+            .await
+            .iter()
+            .any(|a| a.starts_with("PYSEC-2021-9@"))
+    );
 
     // Go modules with `v`-prefixed SemVer: GO-2023-1533 covers syft 0.69.0 ≤ v < 0.70.0.
     let go = device(s, "go").await;
@@ -247,34 +287,71 @@ async fn correlates_against_the_real_shared_bundles() {
     )
     .await;
     let g = advisories_of(s, go).await;
-    assert!(g.contains(&"GO-2023-1533@github.com/anchore/syft".to_owned()), "{g:?}");
+    assert!(
+        g.contains(&"GO-2023-1533@github.com/anchore/syft".to_owned()),
+        "{g:?}"
+    );
     assert!(!g.iter().any(|a| a.starts_with("GO-2023-1548@")), "{g:?}");
 
     // AlmaLinux `version-release` strings, with epochs, in the release-scoped ecosystem.
     let alma = device(s, "alma9").await;
     let mut kernel = pkg("AlmaLinux:9", "kernel", "5.14.0-427.28.1.el9_4");
     kernel.source_name = Some("kernel".into());
-    let mut kernel_fixed_elsewhere = pkg("AlmaLinux:8", "oci-systemd-hook", "1:0.1.14-1.module_el8.4.0+1+aaaa");
+    let mut kernel_fixed_elsewhere = pkg(
+        "AlmaLinux:8",
+        "oci-systemd-hook",
+        "1:0.1.14-1.module_el8.4.0+1+aaaa",
+    );
     kernel_fixed_elsewhere.source_name = Some("oci-systemd-hook".into());
-    ingest_upload(s, alma, &upload("alma9", "almalinux", "9.4", at(0), vec![kernel])).await;
-    assert!(advisories_of(s, alma).await.contains(&"ALSA-2024:5363@kernel".to_owned()));
+    ingest_upload(
+        s,
+        alma,
+        &upload("alma9", "almalinux", "9.4", at(0), vec![kernel]),
+    )
+    .await;
+    assert!(
+        advisories_of(s, alma)
+            .await
+            .contains(&"ALSA-2024:5363@kernel".to_owned())
+    );
     let alma8 = device(s, "alma8").await;
     let mut k8 = pkg("AlmaLinux:8", "kernel", "4.18.0-100.el8");
     k8.source_name = Some("kernel".into());
     ingest_upload(
         s,
         alma8,
-        &upload("alma8", "almalinux", "8.9", at(0), vec![k8, kernel_fixed_elsewhere]),
+        &upload(
+            "alma8",
+            "almalinux",
+            "8.9",
+            at(0),
+            vec![k8, kernel_fixed_elsewhere],
+        ),
     )
     .await;
     let a8 = advisories_of(s, alma8).await;
-    assert!(!a8.contains(&"ALSA-2024:5363@kernel".to_owned()), "an AlmaLinux:9 record on an 8 host");
-    assert!(a8.contains(&"ALBA-2019:0973@oci-systemd-hook".to_owned()), "{a8:?}");
+    assert!(
+        !a8.contains(&"ALSA-2024:5363@kernel".to_owned()),
+        "an AlmaLinux:9 record on an 8 host"
+    );
+    assert!(
+        a8.contains(&"ALBA-2019:0973@oci-systemd-hook".to_owned()),
+        "{a8:?}"
+    );
     // The upgrade resolves the device's finding and keeps its history.
     let mut upgraded = pkg("AlmaLinux:9", "kernel", "5.14.0-427.31.1.el9_4");
     upgraded.source_name = Some("kernel".into());
-    ingest_upload(s, alma, &upload("alma9", "almalinux", "9.4", at(60), vec![upgraded])).await;
-    assert!(!advisories_of(s, alma).await.contains(&"ALSA-2024:5363@kernel".to_owned()));
+    ingest_upload(
+        s,
+        alma,
+        &upload("alma9", "almalinux", "9.4", at(60), vec![upgraded]),
+    )
+    .await;
+    assert!(
+        !advisories_of(s, alma)
+            .await
+            .contains(&"ALSA-2024:5363@kernel".to_owned())
+    );
     let (resolved, _) = s
         .list_findings(
             &FindingFilter {
@@ -302,11 +379,39 @@ async fn distro_packages_match_by_source_name_in_their_release() {
         dir.path(),
         "distros.ndjson",
         &[
-            record("DSA-9001-1", "2026-01-01T00:00:00Z", "Debian:12", "openssl", "0", "3.0.15-1~deb12u1"),
-            record("USN-9002-1", "2026-01-01T00:00:00Z", "Ubuntu:22.04:LTS", "openssl", "0", "3.0.2-0ubuntu1.18"),
-            record("ALPINE-9003", "2026-01-01T00:00:00Z", "Alpine:v3.20", "openssl", "0", "3.3.2-r0"),
+            record(
+                "DSA-9001-1",
+                "2026-01-01T00:00:00Z",
+                "Debian:12",
+                "openssl",
+                "0",
+                "3.0.15-1~deb12u1",
+            ),
+            record(
+                "USN-9002-1",
+                "2026-01-01T00:00:00Z",
+                "Ubuntu:22.04:LTS",
+                "openssl",
+                "0",
+                "3.0.2-0ubuntu1.18",
+            ),
+            record(
+                "ALPINE-9003",
+                "2026-01-01T00:00:00Z",
+                "Alpine:v3.20",
+                "openssl",
+                "0",
+                "3.3.2-r0",
+            ),
             // A record for every Debian release.
-            record("DEBIAN-9004", "2026-01-01T00:00:00Z", "Debian", "zlib", "0", "1:1.2.13.dfsg-2"),
+            record(
+                "DEBIAN-9004",
+                "2026-01-01T00:00:00Z",
+                "Debian",
+                "zlib",
+                "0",
+                "1:1.2.13.dfsg-2",
+            ),
         ],
     );
     import_bundle(s, &bundle, "test", None).await.unwrap();
@@ -357,7 +462,12 @@ async fn distro_packages_match_by_source_name_in_their_release() {
             "ubuntu",
             "22.04",
             at(0),
-            vec![os_pkg("Ubuntu:22.04:LTS", "libssl3", "openssl", "3.0.2-0ubuntu1.15")],
+            vec![os_pkg(
+                "Ubuntu:22.04:LTS",
+                "libssl3",
+                "openssl",
+                "3.0.2-0ubuntu1.15",
+            )],
         ),
     )
     .await;
@@ -385,7 +495,14 @@ async fn feed_reimport_touches_only_changed_keys_and_withdrawal_resolves() {
         dir.path(),
         "v1.ndjson",
         &[
-            record("TEST-1", "2026-01-01T00:00:00Z", "PyPI", "alpha", "0", "2.0"),
+            record(
+                "TEST-1",
+                "2026-01-01T00:00:00Z",
+                "PyPI",
+                "alpha",
+                "0",
+                "2.0",
+            ),
             record("TEST-2", "2026-01-01T00:00:00Z", "PyPI", "beta", "0", "2.0"),
         ],
     );
@@ -400,14 +517,21 @@ async fn feed_reimport_touches_only_changed_keys_and_withdrawal_resolves() {
             "debian",
             "12",
             at(0),
-            vec![pkg("PyPI", "alpha", "1.0"), pkg("PyPI", "beta", "1.0"), pkg("PyPI", "gamma", "1.0")],
+            vec![
+                pkg("PyPI", "alpha", "1.0"),
+                pkg("PyPI", "beta", "1.0"),
+                pkg("PyPI", "gamma", "1.0"),
+            ],
         ),
     )
     .await;
     assert_eq!(advisories_of(s, d).await, ["TEST-1@alpha", "TEST-2@beta"]);
     // The same bundle again changes nothing.
     let same = import_bundle(s, &v1, "test", None).await.unwrap();
-    assert_eq!((same.added, same.updated, same.unchanged, same.keys_changed), (0, 0, 2, 0));
+    assert_eq!(
+        (same.added, same.updated, same.unchanged, same.keys_changed),
+        (0, 0, 2, 0)
+    );
     assert_eq!(same.versions_evaluated, 0);
     // TEST-2 is fixed earlier now, and a new advisory for gamma appears: two keys change,
     // and only their package versions are evaluated again.
@@ -415,9 +539,23 @@ async fn feed_reimport_touches_only_changed_keys_and_withdrawal_resolves() {
         dir.path(),
         "v2.ndjson",
         &[
-            record("TEST-1", "2026-01-01T00:00:00Z", "PyPI", "alpha", "0", "2.0"),
+            record(
+                "TEST-1",
+                "2026-01-01T00:00:00Z",
+                "PyPI",
+                "alpha",
+                "0",
+                "2.0",
+            ),
             record("TEST-2", "2026-02-01T00:00:00Z", "PyPI", "beta", "0", "0.5"),
-            record("TEST-3", "2026-02-01T00:00:00Z", "PyPI", "gamma", "0", "1.1"),
+            record(
+                "TEST-3",
+                "2026-02-01T00:00:00Z",
+                "PyPI",
+                "gamma",
+                "0",
+                "1.1",
+            ),
         ],
     );
     let second = import_bundle(s, &v2, "test", None).await.unwrap();
@@ -426,7 +564,14 @@ async fn feed_reimport_touches_only_changed_keys_and_withdrawal_resolves() {
     assert_eq!(second.versions_evaluated, 2);
     assert_eq!(advisories_of(s, d).await, ["TEST-1@alpha", "TEST-3@gamma"]);
     // Withdrawing TEST-1 resolves its findings as withdrawn.
-    let mut w = record("TEST-1", "2026-03-01T00:00:00Z", "PyPI", "alpha", "0", "2.0");
+    let mut w = record(
+        "TEST-1",
+        "2026-03-01T00:00:00Z",
+        "PyPI",
+        "alpha",
+        "0",
+        "2.0",
+    );
     w["withdrawn"] = serde_json::json!("2026-03-01T00:00:00Z");
     let v3 = ndjson(dir.path(), "v3.ndjson", &[w]);
     let third = import_bundle(s, &v3, "test", None).await.unwrap();
@@ -457,13 +602,25 @@ async fn suppressions_hide_findings_until_they_expire() {
     let b = ndjson(
         dir.path(),
         "b.ndjson",
-        &[record("TEST-9", "2026-01-01T00:00:00Z", "PyPI", "alpha", "0", "2.0")],
+        &[record(
+            "TEST-9",
+            "2026-01-01T00:00:00Z",
+            "PyPI",
+            "alpha",
+            "0",
+            "2.0",
+        )],
     );
     import_bundle(s, &b, "test", None).await.unwrap();
     let d1 = device(s, "one").await;
     let d2 = device(s, "two").await;
     for (d, h) in [(d1, "one"), (d2, "two")] {
-        ingest_upload(s, d, &upload(h, "debian", "12", at(0), vec![pkg("PyPI", "alpha", "1.0")])).await;
+        ingest_upload(
+            s,
+            d,
+            &upload(h, "debian", "12", at(0), vec![pkg("PyPI", "alpha", "1.0")]),
+        )
+        .await;
     }
     let dev = |id| async move {
         s.fleet_device(id, OffsetDateTime::now_utc() - time::Duration::days(1))

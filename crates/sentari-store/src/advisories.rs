@@ -331,10 +331,12 @@ impl Store {
                 json_rows(backend, "$1")
             );
             for chunk in keys.chunks(5_000) {
-                let rows: Vec<String> = with_pool!(self, |pool| sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
-                    .bind(Json(chunk))
-                    .fetch_all(pool)
-                    .await?);
+                let rows: Vec<String> = with_pool!(self, |pool| sqlx::query_scalar(
+                    sqlx::AssertSqlSafe(sql.as_str())
+                )
+                .bind(Json(chunk))
+                .fetch_all(pool)
+                .await?);
                 out.extend(rows);
             }
             Ok(out)

@@ -232,10 +232,12 @@ impl Store {
             );
             let mut out = Vec::new();
             for chunk in ids.chunks(20_000) {
-                let rows: Vec<PackageVersionKey> = with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                    .bind(Json(chunk))
-                    .fetch_all(pool)
-                    .await?);
+                let rows: Vec<PackageVersionKey> = with_pool!(self, |pool| sqlx::query_as(
+                    sqlx::AssertSqlSafe(sql.as_str())
+                )
+                .bind(Json(chunk))
+                .fetch_all(pool)
+                .await?);
                 out.extend(rows);
             }
             Ok(out)
@@ -656,12 +658,13 @@ impl Store {
     /// One suppression.
     pub async fn get_suppression(&self, id: Uuid) -> Result<Option<Suppression>, StoreError> {
         self.timed("get_suppression", async {
-            let r: Option<SuppressionRecord> = with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {SUPPRESSION_COLUMNS} FROM suppressions WHERE id = $1"
-            )))
-            .bind(id)
-            .fetch_optional(pool)
-            .await?);
+            let r: Option<SuppressionRecord> =
+                with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {SUPPRESSION_COLUMNS} FROM suppressions WHERE id = $1"
+                )))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?);
             Ok(r.map(Suppression::from))
         })
         .await

@@ -7,6 +7,10 @@
 //! Counters that lists sort by (open findings per device, packages per device) are kept on the
 //! device row by the ingest and the correlator, so no list aggregates the inventory per request.
 
+// Query rows are decoded into tuples next to the SQL that produces them, which reads better
+// than a named struct per statement; the long tuple types are the price.
+#![allow(clippy::type_complexity)]
+
 use std::collections::BTreeMap;
 
 use sentari_proto::fleet::{
@@ -130,7 +134,11 @@ fn contains_pattern(s: &str) -> String {
 }
 
 /// A sort request (`field` or `-field`) resolved against the allowed columns.
-fn order_by(sort: Option<&str>, allowed: &[(&str, &str)], default: &str) -> Result<String, StoreError> {
+fn order_by(
+    sort: Option<&str>,
+    allowed: &[(&str, &str)],
+    default: &str,
+) -> Result<String, StoreError> {
     let Some(sort) = sort.filter(|s| !s.is_empty()) else {
         return Ok(default.to_owned());
     };
@@ -605,9 +613,7 @@ impl Store {
                 )),
                 "ok" | "errors" => {
                     let p = f.arg(Arg::Text(s.to_owned()));
-                    f.push(format!(
-                        "d.last_scan_status = {p} AND d.last_seen >= {cut}"
-                    ));
+                    f.push(format!("d.last_scan_status = {p} AND d.last_seen >= {cut}"));
                 }
                 other => {
                     return Err(StoreError::Invalid(format!(
@@ -649,7 +655,11 @@ impl Store {
                 let pv = f.arg(Arg::Text(v.to_owned()));
                 sub.push_str(&format!(" AND pv.version = {pv}"));
             }
-            if let Some(e) = filter.package_ecosystem.as_deref().filter(|s| !s.is_empty()) {
+            if let Some(e) = filter
+                .package_ecosystem
+                .as_deref()
+                .filter(|s| !s.is_empty())
+            {
                 let pe = f.arg(Arg::Text(e.to_owned()));
                 sub.push_str(&format!(
                     " AND (pv.ecosystem = {pe} OR pv.match_ecosystem = {pe})"
@@ -705,9 +715,12 @@ impl Store {
                     .bind(page.offset())
                     .fetch_all(pool)
                     .await?;
-                let total: i64 = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())), &f.args)
-                    .fetch_one(pool)
-                    .await?;
+                let total: i64 = bind_args!(
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
+                    &f.args
+                )
+                .fetch_one(pool)
+                .await?;
                 (rows, total)
             });
             Ok((
@@ -728,10 +741,12 @@ impl Store {
     ) -> Result<Option<(DeviceSummary, OffsetDateTime)>, StoreError> {
         self.timed("fleet_device", async {
             let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = $1");
-            let r: Option<DeviceRow> = with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?);
+            let r: Option<DeviceRow> = with_pool!(self, |pool| sqlx::query_as(
+                sqlx::AssertSqlSafe(sql.as_str())
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?);
             Ok(r.map(|r| device_summary(r, overdue_before)))
         })
         .await
@@ -854,9 +869,12 @@ impl Store {
                     .bind(page.offset())
                     .fetch_all(pool)
                     .await?;
-                let total: i64 = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())), &f.args)
-                    .fetch_one(pool)
-                    .await?;
+                let total: i64 = bind_args!(
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
+                    &f.args
+                )
+                .fetch_one(pool)
+                .await?;
                 (rows, total)
             });
             Ok((
@@ -893,7 +911,9 @@ impl Store {
         page: PageRequest,
     ) -> Result<(Vec<FleetPackage>, i64), StoreError> {
         let mut f = Filter::default();
-        f.push("EXISTS (SELECT 1 FROM device_packages x WHERE x.package_version_id = pv.id)".into());
+        f.push(
+            "EXISTS (SELECT 1 FROM device_packages x WHERE x.package_version_id = pv.id)".into(),
+        );
         if let Some(name) = filter.name.as_deref().filter(|s| !s.is_empty()) {
             let lower = name.to_lowercase();
             if filter.prefix {
@@ -940,32 +960,43 @@ impl Store {
         );
         let count_sql = format!("SELECT count(*) FROM package_versions pv {where_sql}");
         self.timed("list_fleet_packages", async {
-            let (rows, total): (Vec<(i64, String, String, String, String, String, i64, i64)>, i64) =
-                with_pool!(self, |pool| {
-                    let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &f.args)
-                        .bind(page.limit())
-                        .bind(page.offset())
-                        .fetch_all(pool)
-                        .await?;
-                    let total: i64 = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())), &f.args)
-                        .fetch_one(pool)
-                        .await?;
-                    (rows, total)
-                });
+            let (rows, total): (
+                Vec<(i64, String, String, String, String, String, i64, i64)>,
+                i64,
+            ) = with_pool!(self, |pool| {
+                let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &f.args)
+                    .bind(page.limit())
+                    .bind(page.offset())
+                    .fetch_all(pool)
+                    .await?;
+                let total: i64 = bind_args!(
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
+                    &f.args
+                )
+                .fetch_one(pool)
+                .await?;
+                (rows, total)
+            });
             Ok((
                 rows.into_iter()
-                    .map(|(id, ecosystem, name, version, source, status, devices, advisories)| {
-                        FleetPackage {
-                            package_version_id: id,
-                            ecosystem,
-                            name,
-                            version,
-                            source_name: if source.is_empty() { None } else { Some(source) },
-                            devices,
-                            advisories,
-                            match_status: status,
-                        }
-                    })
+                    .map(
+                        |(id, ecosystem, name, version, source, status, devices, advisories)| {
+                            FleetPackage {
+                                package_version_id: id,
+                                ecosystem,
+                                name,
+                                version,
+                                source_name: if source.is_empty() {
+                                    None
+                                } else {
+                                    Some(source)
+                                },
+                                devices,
+                                advisories,
+                                match_status: status,
+                            }
+                        },
+                    )
                     .collect(),
                 total,
             ))
@@ -1031,9 +1062,12 @@ impl Store {
                     .bind(page.offset())
                     .fetch_all(pool)
                     .await?;
-                let total: i64 = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())), &f.args)
-                    .fetch_one(pool)
-                    .await?;
+                let total: i64 = bind_args!(
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
+                    &f.args
+                )
+                .fetch_one(pool)
+                .await?;
                 (rows, total)
             });
             Ok((rows.into_iter().map(RuntimeRow::from).collect(), total))
@@ -1226,9 +1260,12 @@ impl Store {
                     .bind(page.offset())
                     .fetch_all(pool)
                     .await?;
-                let total: i64 = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())), &f.args)
-                    .fetch_one(pool)
-                    .await?;
+                let total: i64 = bind_args!(
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
+                    &f.args
+                )
+                .fetch_one(pool)
+                .await?;
                 (rows, total)
             });
             Ok((rows.into_iter().map(ScanBody::from).collect(), total))
@@ -1263,13 +1300,17 @@ impl Store {
                 Vec<(Uuid, String, Option<Ts>, i64, Option<String>)>,
                 i64,
             ) = with_pool!(self, |pool| {
-                let by_kind = sqlx::query_as(sqlx::AssertSqlSafe(by_kind_sql)).fetch_all(pool).await?;
+                let by_kind = sqlx::query_as(sqlx::AssertSqlSafe(by_kind_sql))
+                    .fetch_all(pool)
+                    .await?;
                 let devices = sqlx::query_as(sqlx::AssertSqlSafe(devices_sql.as_str()))
                     .bind(page.limit())
                     .bind(page.offset())
                     .fetch_all(pool)
                     .await?;
-                let total = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)).fetch_one(pool).await?;
+                let total = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))
+                    .fetch_one(pool)
+                    .await?;
                 (by_kind, devices, total)
             });
             Ok((
@@ -1337,32 +1378,39 @@ impl Store {
             "SELECT count(*) FROM scan_errors e JOIN devices d ON d.id = e.device_id {where_sql}"
         );
         self.timed("scan_errors", async {
-            let (rows, total): (Vec<(Uuid, Uuid, String, String, String, String, String, Ts)>, i64) =
-                with_pool!(self, |pool| {
-                    let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &f.args)
-                        .bind(page.limit())
-                        .bind(page.offset())
-                        .fetch_all(pool)
-                        .await?;
-                    let total: i64 = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())), &f.args)
-                        .fetch_one(pool)
-                        .await?;
-                    (rows, total)
-                });
+            let (rows, total): (
+                Vec<(Uuid, Uuid, String, String, String, String, String, Ts)>,
+                i64,
+            ) = with_pool!(self, |pool| {
+                let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &f.args)
+                    .bind(page.limit())
+                    .bind(page.offset())
+                    .fetch_all(pool)
+                    .await?;
+                let total: i64 = bind_args!(
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
+                    &f.args
+                )
+                .fetch_one(pool)
+                .await?;
+                (rows, total)
+            });
             Ok((
                 rows.into_iter()
-                    .map(|(scan_id, device_id, hostname, scanner, kind, path, message, at)| {
-                        ScanErrorBody {
-                            scan_id,
-                            device_id,
-                            hostname,
-                            scanner,
-                            kind,
-                            path,
-                            message,
-                            scanned_at: at.get(),
-                        }
-                    })
+                    .map(
+                        |(scan_id, device_id, hostname, scanner, kind, path, message, at)| {
+                            ScanErrorBody {
+                                scan_id,
+                                device_id,
+                                hostname,
+                                scanner,
+                                kind,
+                                path,
+                                message,
+                                scanned_at: at.get(),
+                            }
+                        },
+                    )
                     .collect(),
                 total,
             ))
@@ -1423,9 +1471,12 @@ impl Store {
                     .bind(page.offset())
                     .fetch_all(pool)
                     .await?;
-                let total: i64 = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())), &f.args)
-                    .fetch_one(pool)
-                    .await?;
+                let total: i64 = bind_args!(
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
+                    &f.args
+                )
+                .fetch_one(pool)
+                .await?;
                 (rows, total)
             });
             Ok((
@@ -1649,7 +1700,6 @@ impl Store {
     pub async fn overview(&self, overdue_before: OffsetDateTime) -> Result<Overview, StoreError> {
         self.timed("overview", async {
             let cut = Ts::new(overdue_before);
-            #[allow(clippy::type_complexity)]
             let (head, sev, advisories, eol, by_os, scans, overdue): (
                 (i64, i64, i64, i64),
                 (i64, i64, i64, i64, i64, i64),

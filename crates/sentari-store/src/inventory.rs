@@ -264,12 +264,10 @@ impl Store {
                      FROM scans WHERE scan_id = $1"
                 }
             };
-            let r: Option<ScanRecord> = crate::store::with_pool!(self, |pool| sqlx::query_as(
-                sql
-            )
-            .bind(scan_id)
-            .fetch_optional(pool)
-            .await?);
+            let r: Option<ScanRecord> = crate::store::with_pool!(self, |pool| sqlx::query_as(sql)
+                .bind(scan_id)
+                .fetch_optional(pool)
+                .await?);
             Ok(r.map(|r| StoredScan {
                 scan_id: r.scan_id,
                 device_id: r.device_id,
@@ -619,7 +617,11 @@ fn meta_of(p: &InventoryPackage) -> RowMeta {
     }
 }
 
-fn diff_rows<'a>(packages: &'a [InventoryPackage], ids: &[i64], current: Vec<CurrentRow>) -> Diff<'a> {
+fn diff_rows<'a>(
+    packages: &'a [InventoryPackage],
+    ids: &[i64],
+    current: Vec<CurrentRow>,
+) -> Diff<'a> {
     let mut diff = Diff::default();
     let mut old: HashMap<RowKey, RowMeta> = HashMap::with_capacity(current.len());
     let mut old_versions: HashSet<i64> = HashSet::with_capacity(current.len());
@@ -675,7 +677,10 @@ fn diff_rows<'a>(packages: &'a [InventoryPackage], ids: &[i64], current: Vec<Cur
                     p.environment.clone(),
                     p.arch.clone(),
                 );
-                if old_slots.get(&slot).is_some_and(|v| v.iter().any(|o| *o != id)) {
+                if old_slots
+                    .get(&slot)
+                    .is_some_and(|v| v.iter().any(|o| *o != id))
+                {
                     diff.changed += 1;
                 }
             }

@@ -15,8 +15,7 @@ pub use cvss::{Rating, cvss3_base_score};
 pub use eval::{Event, EventKind, PreparedRange, RangeHit, RangeType};
 pub use index::{
     Indeterminate, IndexStats, InsertOutcome, MatchReason, OsvIndex, QueryError, QueryOutcome,
-    resolve_severity,
-    RecordError, Severity, VulnMatch,
+    RecordError, Severity, VulnMatch, resolve_severity,
 };
 pub use model::OsvRecord;
 

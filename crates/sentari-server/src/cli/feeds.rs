@@ -103,7 +103,12 @@ pub async fn run(config: &Config, cmd: FeedsCommand) -> ExitCode {
                 match osv_sync(&store, &settings).await {
                     Ok(s) => println!(
                         "CVE feed sync completed: {} packages correlated ({} added, {} updated, {} withdrawn, {} unchanged, {} rejected)",
-                        s.versions_evaluated, s.added, s.updated, s.withdrawn, s.unchanged, s.rejected
+                        s.versions_evaluated,
+                        s.added,
+                        s.updated,
+                        s.withdrawn,
+                        s.unchanged,
+                        s.rejected
                     ),
                     Err(e) => {
                         eprintln!("error: OSV sync failed: {e}");
@@ -140,10 +145,7 @@ async fn import_osv(store: &sentari_store::Store, path: &std::path::Path) -> boo
     let progress: Option<Box<dyn FnMut(u64) + Send>> = if tty {
         Some(Box::new(move |n| {
             let secs = started.elapsed().as_secs_f64().max(0.001);
-            eprint!(
-                "\rreading {n} records ({:.0} records/s)…",
-                n as f64 / secs
-            );
+            eprint!("\rreading {n} records ({:.0} records/s)…", n as f64 / secs);
             let _ = std::io::stderr().flush();
         }))
     } else {
@@ -202,7 +204,9 @@ async fn status(store: &sentari_store::Store) -> ExitCode {
     let (advisories, withdrawn) = store.advisory_counts().await.unwrap_or((0, 0));
     println!("advisories: {advisories} ({withdrawn} withdrawn)");
     if statuses.is_empty() {
-        println!("no feed has run yet: `sentari feeds sync`, or `sentari feeds import --osv PATH` offline");
+        println!(
+            "no feed has run yet: `sentari feeds sync`, or `sentari feeds import --osv PATH` offline"
+        );
         return ExitCode::SUCCESS;
     }
     println!(

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use sentari_core::ecosystem::Ecosystem;
 use sentari_core::osv::{OsvIndex, QueryError, VulnMatch};
-use sentari_store::{Evaluation, EvaluationChanges, NewFinding, PackageVersionKey, Store, StoreError};
+use sentari_store::{
+    Evaluation, EvaluationChanges, NewFinding, PackageVersionKey, Store, StoreError,
+};
 use serde_json::json;
 
 /// Keys per batch: bounds the advisories held in memory at once.
@@ -55,8 +57,11 @@ pub async fn correlate(
     }
     let keys: Vec<(String, String)> = by_key.keys().cloned().collect();
     for batch in keys.chunks(KEYS_PER_BATCH) {
-        let supported: Vec<(String, String)> =
-            batch.iter().filter(|(e, _)| !e.is_empty()).cloned().collect();
+        let supported: Vec<(String, String)> = batch
+            .iter()
+            .filter(|(e, _)| !e.is_empty())
+            .cloned()
+            .collect();
         let records = if supported.is_empty() {
             Vec::new()
         } else {
@@ -97,11 +102,7 @@ pub fn evaluate(records: &[String], versions: &[PackageVersionKey]) -> Vec<Evalu
                 Ok(outcome) => Evaluation {
                     package_version_id: pv.id,
                     status: "evaluated".into(),
-                    findings: outcome
-                        .matches
-                        .iter()
-                        .map(|m| finding_of(m, pv))
-                        .collect(),
+                    findings: outcome.matches.iter().map(|m| finding_of(m, pv)).collect(),
                 },
                 Err(QueryError::UnsupportedEcosystem(_)) => Evaluation {
                     package_version_id: pv.id,

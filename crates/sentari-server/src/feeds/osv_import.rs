@@ -147,7 +147,11 @@ pub fn advisory_row(rec: &OsvRecord, json: &[u8], source: &str) -> AdvisoryRow {
     }
     let published = serde_json::from_slice::<serde_json::Value>(json)
         .ok()
-        .and_then(|v| v.get("published").and_then(|p| p.as_str()).map(str::to_owned));
+        .and_then(|v| {
+            v.get("published")
+                .and_then(|p| p.as_str())
+                .map(str::to_owned)
+        });
     AdvisoryRow {
         id: rec.id.clone(),
         modified: rec.modified.clone(),

@@ -142,7 +142,8 @@ pub async fn osv_sync_job(ctx: JobContext) -> Result<(), JobError> {
 
 /// Runs one OSV sync; the outcome is also recorded in the feed status.
 pub async fn osv_sync(store: &Store, s: &FeedSettings) -> Result<ImportSummary, SyncError> {
-    if let Some(path) = bundle_path(store, OSV_BUNDLE_SETTING, s.osv_bundle_path.as_deref()).await? {
+    if let Some(path) = bundle_path(store, OSV_BUNDLE_SETTING, s.osv_bundle_path.as_deref()).await?
+    {
         let source = "osv:bundle";
         store.feed_attempt(source).await?;
         return match import_bundle(store, &path, source, None).await {
@@ -213,14 +214,28 @@ async fn sync_one(
         s.osv_base_url.trim_end_matches('/'),
         percent_encode_segment(eco)
     );
-    let dest = s.cache_dir.join("osv").join(eco.replace(['/', ' '], "_")).join("all.zip");
+    let dest = s
+        .cache_dir
+        .join("osv")
+        .join(eco.replace(['/', ' '], "_"))
+        .join("all.zip");
     let previous = store.feed_status(source).await?;
-    let detail = previous.as_ref().map(|p| p.detail.clone()).unwrap_or(Value::Null);
+    let detail = previous
+        .as_ref()
+        .map(|p| p.detail.clone())
+        .unwrap_or(Value::Null);
     let etag = detail.get("etag").and_then(Value::as_str);
     let last_modified = detail.get("last_modified").and_then(Value::as_str);
     // Validators only count when the last import of that copy succeeded.
-    let imported = detail.get("imported").and_then(Value::as_bool).unwrap_or(false);
-    let (etag, last_modified) = if imported { (etag, last_modified) } else { (None, None) };
+    let imported = detail
+        .get("imported")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let (etag, last_modified) = if imported {
+        (etag, last_modified)
+    } else {
+        (None, None)
+    };
     let fetched = client
         .fetch_if_changed(&url, &dest, etag, last_modified, MAX_ARCHIVE_BYTES)
         .await

@@ -5,8 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use sentari_core::eol::{EolDb, EolStatus, format_date, parse_bundle_line};
 use sentari_core::eol::Lifecycle;
+use sentari_core::eol::{EolDb, EolStatus, format_date, parse_bundle_line};
 use sentari_proto::agent::Runtime;
 use sentari_store::{InventoryRuntime, Store, StoreError};
 

@@ -86,7 +86,9 @@ pub async fn ingest(store: &Store, scan_id: Uuid, started: Instant) -> Result<St
         }
         ApplyOutcome::Applied(r) => r,
     };
-    let pending = store.pending_package_versions(&report.pending_versions).await?;
+    let pending = store
+        .pending_package_versions(&report.pending_versions)
+        .await?;
     let pending_count = pending.len();
     let changes = correlate::correlate(store, pending)
         .await
@@ -315,7 +317,10 @@ mod tests {
         );
         assert_eq!(classify_error("No such file or directory"), "not_found");
         assert_eq!(classify_error("invalid METADATA header"), "parse_error");
-        assert_eq!(classify_error("jar nesting exceeds the depth limit"), "too_large");
+        assert_eq!(
+            classify_error("jar nesting exceeds the depth limit"),
+            "too_large"
+        );
         assert_eq!(classify_error("something odd"), "other");
     }
 
@@ -347,6 +352,9 @@ mod tests {
             ..p
         };
         let i = inventory_package(&py);
-        assert_eq!((i.match_ecosystem.as_str(), i.match_name.as_str()), ("PyPI", "zope-interface"));
+        assert_eq!(
+            (i.match_ecosystem.as_str(), i.match_name.as_str()),
+            ("PyPI", "zope-interface")
+        );
     }
 }

@@ -86,8 +86,14 @@ impl Registry {
         r.register(RETENTION, retention);
         r.register(DIAGNOSTIC, diagnostic);
         r.register(crate::ingest::INGEST_SCAN, crate::ingest::ingest_scan);
-        r.register(crate::feeds::sync::OSV_SYNC, crate::feeds::sync::osv_sync_job);
-        r.register(crate::feeds::sync::EOL_SYNC, crate::feeds::sync::eol_sync_job);
+        r.register(
+            crate::feeds::sync::OSV_SYNC,
+            crate::feeds::sync::osv_sync_job,
+        );
+        r.register(
+            crate::feeds::sync::EOL_SYNC,
+            crate::feeds::sync::eol_sync_job,
+        );
         r.register(DAILY, daily);
         r
     }
@@ -107,7 +113,11 @@ async fn retention(ctx: JobContext) -> Result<(), JobError> {
     let n = ctx.store.prune_finished_jobs(cutoff).await?;
     // Expired suppressions stop hiding findings here at the latest (hourly).
     let expired = ctx.store.apply_suppression_expiry().await?;
-    tracing::info!(pruned = n, suppressions_expired = expired, "retention: pruned finished jobs");
+    tracing::info!(
+        pruned = n,
+        suppressions_expired = expired,
+        "retention: pruned finished jobs"
+    );
     Ok(())
 }
 

@@ -139,7 +139,9 @@ pub async fn store_upload(store: &Store, device: Uuid, u: &ScanUpload) {
 /// Stores and ingests an upload (what the gateway plus the worker do); returns the summary.
 pub async fn ingest_upload(store: &Store, device: Uuid, u: &ScanUpload) -> String {
     store_upload(store, device, u).await;
-    ingest::ingest(store, u.scan_id, Instant::now()).await.unwrap()
+    ingest::ingest(store, u.scan_id, Instant::now())
+        .await
+        .unwrap()
 }
 
 /// Writes OSV records as an NDJSON bundle in `dir`.

@@ -58,7 +58,10 @@ pub fn to_csv<T: CsvRow>(rows: &[T]) -> Result<Vec<u8>, csv::Error> {
 /// A CSV download named `<name>.csv`.
 pub fn csv_response<T: CsvRow>(name: &str, rows: &[T]) -> Response {
     match to_csv(rows) {
-        Ok(body) => attachment(typed(body, "text/csv; charset=utf-8"), &format!("{name}.csv")),
+        Ok(body) => attachment(
+            typed(body, "text/csv; charset=utf-8"),
+            &format!("{name}.csv"),
+        ),
         Err(e) => ApiFailure::Internal(format!("CSV export failed: {e}")).into_response(),
     }
 }
@@ -203,7 +206,14 @@ impl CsvRow for DevicePackage {
 
 impl CsvRow for FleetPackage {
     fn headers() -> &'static [&'static str] {
-        &["ecosystem", "name", "version", "source_name", "devices", "advisories"]
+        &[
+            "ecosystem",
+            "name",
+            "version",
+            "source_name",
+            "devices",
+            "advisories",
+        ]
     }
     fn cells(&self) -> Vec<String> {
         vec![
@@ -254,7 +264,14 @@ impl CsvRow for ScanBody {
 
 impl CsvRow for ScanErrorBody {
     fn headers() -> &'static [&'static str] {
-        &["hostname", "scanner", "kind", "path", "message", "scanned_at"]
+        &[
+            "hostname",
+            "scanner",
+            "kind",
+            "path",
+            "message",
+            "scanned_at",
+        ]
     }
     fn cells(&self) -> Vec<String> {
         vec![
@@ -309,7 +326,10 @@ impl CsvRow for FindingRow {
             self.advisory_id.clone(),
             self.aliases.join(" "),
             self.severity.rating.clone(),
-            self.severity.score.map(|s| s.to_string()).unwrap_or_default(),
+            self.severity
+                .score
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
             opt(&self.fixed_version),
             ts1(&self.detected_at),
             ts(&self.resolved_at),
@@ -337,7 +357,10 @@ impl CsvRow for AdvisoryGroup {
             self.advisory_id.clone(),
             self.aliases.join(" "),
             self.severity.rating.clone(),
-            self.severity.score.map(|s| s.to_string()).unwrap_or_default(),
+            self.severity
+                .score
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
             self.devices.to_string(),
             self.packages.to_string(),
             self.package_names.join(" "),

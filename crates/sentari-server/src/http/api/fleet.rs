@@ -59,14 +59,13 @@ pub enum Format {
 
 impl ListParams {
     fn page(&self) -> Result<PageRequest, ApiFailure> {
-        let page = match self.page.as_deref().filter(|s| !s.is_empty()) {
-            None => 1,
-            Some(p) => p
-                .parse::<u32>()
-                .ok()
-                .filter(|p| *p >= 1)
-                .ok_or_else(|| ApiFailure::field("page", "page must be a whole number from 1"))?,
-        };
+        let page =
+            match self.page.as_deref().filter(|s| !s.is_empty()) {
+                None => 1,
+                Some(p) => p.parse::<u32>().ok().filter(|p| *p >= 1).ok_or_else(|| {
+                    ApiFailure::field("page", "page must be a whole number from 1")
+                })?,
+            };
         let page_size = match self.page_size.as_deref().filter(|s| !s.is_empty()) {
             None => 50,
             Some(p) => p
@@ -81,7 +80,12 @@ impl ListParams {
     }
 
     fn format(&self, xlsx_allowed: bool) -> Result<Format, ApiFailure> {
-        match self.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        match self
+            .format
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("") | Some("json") => Ok(Format::Json),
             Some("csv") => Ok(Format::Csv),
             Some("xlsx") if xlsx_allowed => Ok(Format::Xlsx),
@@ -444,7 +448,13 @@ async fn findings_for(
             let (items, total) = s
                 .list_findings_by_advisory(&filter, q.list.sort(), page)
                 .await?;
-            Ok(list_response(items, total, page, format, "findings-by-advisory"))
+            Ok(list_response(
+                items,
+                total,
+                page,
+                format,
+                "findings-by-advisory",
+            ))
         }
         None | Some("") | Some("none") => {
             let (items, total) = s.list_findings(&filter, q.list.sort(), page).await?;
@@ -515,7 +525,10 @@ fn parse_range(range: &str) -> Result<Vec<Bound>, ApiFailure> {
                 )
             })?;
         if v.is_empty() {
-            return Err(ApiFailure::field("range", format!("`{part}` has no version")));
+            return Err(ApiFailure::field(
+                "range",
+                format!("`{part}` has no version"),
+            ));
         }
         let op = if op == "=" { "==" } else { op };
         out.push(Bound {
@@ -557,7 +570,10 @@ pub async fn packages(
     Query(q): Query<PackageQuery>,
 ) -> Result<Response, ApiFailure> {
     let format = q.list.format(false)?;
-    let (name, prefix) = match (q.name.filter(|s| !s.is_empty()), q.q.filter(|s| !s.is_empty())) {
+    let (name, prefix) = match (
+        q.name.filter(|s| !s.is_empty()),
+        q.q.filter(|s| !s.is_empty()),
+    ) {
         (Some(n), _) => (
             Some(n),
             bool_param("prefix", q.prefix.as_deref())?.unwrap_or(false),
@@ -580,7 +596,10 @@ pub async fn packages(
     };
     // A range is judged with the ecosystem's comparator, so it needs both to be known.
     if name.is_none() {
-        return Err(ApiFailure::field("name", "a version range needs a package name"));
+        return Err(ApiFailure::field(
+            "name",
+            "a version range needs a package name",
+        ));
     }
     let Some(eco) = q.ecosystem.filter(|s| !s.is_empty()) else {
         return Err(ApiFailure::field(
@@ -843,7 +862,10 @@ pub async fn create_suppression(
 ) -> Result<(StatusCode, Json<SuppressionBody>), ApiFailure> {
     let reason = body.reason.trim();
     if reason.is_empty() {
-        return Err(ApiFailure::field("reason", "say why the finding is suppressed"));
+        return Err(ApiFailure::field(
+            "reason",
+            "say why the finding is suppressed",
+        ));
     }
     if reason.chars().count() > 2000 {
         return Err(ApiFailure::field("reason", "at most 2000 characters"));
@@ -851,10 +873,18 @@ pub async fn create_suppression(
     if let Some(t) = body.expires_at
         && t <= OffsetDateTime::now_utc()
     {
-        return Err(ApiFailure::field("expires_at", "the expiry must be in the future"));
+        return Err(ApiFailure::field(
+            "expires_at",
+            "the expiry must be in the future",
+        ));
     }
     let s = store(&state)?;
-    let advisory = match body.advisory_id.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+    let advisory = match body
+        .advisory_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
         None => None,
         Some(a) => Some(
             s.get_advisory(a)
@@ -879,7 +909,10 @@ pub async fn create_suppression(
     match body.scope.as_str() {
         "advisory" => {
             if advisory.is_none() {
-                return Err(ApiFailure::field("advisory_id", "required for scope advisory"));
+                return Err(ApiFailure::field(
+                    "advisory_id",
+                    "required for scope advisory",
+                ));
             }
         }
         "advisory_package" => {
@@ -893,12 +926,16 @@ pub async fn create_suppression(
                 .ecosystem
                 .as_deref()
                 .filter(|s| !s.trim().is_empty())
-                .ok_or_else(|| ApiFailure::field("ecosystem", "required for scope advisory_package"))?;
+                .ok_or_else(|| {
+                    ApiFailure::field("ecosystem", "required for scope advisory_package")
+                })?;
             let name = body
                 .package
                 .as_deref()
                 .filter(|s| !s.trim().is_empty())
-                .ok_or_else(|| ApiFailure::field("package", "required for scope advisory_package"))?;
+                .ok_or_else(|| {
+                    ApiFailure::field("package", "required for scope advisory_package")
+                })?;
             let e = Ecosystem::parse(eco.trim());
             if e.version_scheme().is_none() {
                 return Err(ApiFailure::field(
@@ -960,7 +997,8 @@ pub async fn delete_suppression(
     p: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiFailure> {
-    let id = Uuid::parse_str(&id).map_err(|_| ApiFailure::NotFound("no such suppression".into()))?;
+    let id =
+        Uuid::parse_str(&id).map_err(|_| ApiFailure::NotFound("no such suppression".into()))?;
     let s = store(&state)?;
     let gone = s
         .delete_suppression(id)

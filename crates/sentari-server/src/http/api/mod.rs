@@ -77,7 +77,12 @@ pub fn routes() -> Vec<ApiRoute> {
     use Method as M;
     vec![
         // The API's own description.
-        route(M::GET, "/api/v1/openapi.json", Access::Public, openapi::openapi),
+        route(
+            M::GET,
+            "/api/v1/openapi.json",
+            Access::Public,
+            openapi::openapi,
+        ),
         // Authentication and the caller's own account.
         route(M::POST, "/api/v1/auth/login", Access::Public, auth::login),
         route(M::POST, "/api/v1/auth/logout", VIEWER, auth::logout),
@@ -121,7 +126,12 @@ pub fn routes() -> Vec<ApiRoute> {
         route(M::GET, "/api/v1/overview", VIEWER, fleet::overview),
         route(M::GET, "/api/v1/devices", VIEWER, fleet::devices),
         route(M::GET, "/api/v1/devices/{id}", VIEWER, fleet::device),
-        route(M::DELETE, "/api/v1/devices/{id}", ADMIN, fleet::delete_device),
+        route(
+            M::DELETE,
+            "/api/v1/devices/{id}",
+            ADMIN,
+            fleet::delete_device,
+        ),
         route(M::PUT, "/api/v1/devices/{id}/tags", ADMIN, fleet::set_tags),
         route(
             M::GET,

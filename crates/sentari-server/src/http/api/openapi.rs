@@ -25,9 +25,14 @@ fn list_filters(path: &str) -> Option<&'static [&'static str]> {
             "package_version_id",
             "advisory",
         ],
-        "/api/v1/devices/{id}/packages" => {
-            &["q", "ecosystem", "env_type", "source", "environment", "vulnerable"]
-        }
+        "/api/v1/devices/{id}/packages" => &[
+            "q",
+            "ecosystem",
+            "env_type",
+            "source",
+            "environment",
+            "vulnerable",
+        ],
         "/api/v1/devices/{id}/findings" | "/api/v1/findings" => &[
             "severity",
             "min_severity",
@@ -112,14 +117,31 @@ pub fn document() -> Value {
             ),
         };
         let mut responses = Map::new();
-        responses.insert("200".into(), json!({"description": "success (201/202/204 for writes that create, queue or delete)"}));
-        responses.insert("400".into(), error_response("malformed or invalid input; `field` names the offending field"));
+        responses.insert(
+            "200".into(),
+            json!({"description": "success (201/202/204 for writes that create, queue or delete)"}),
+        );
+        responses.insert(
+            "400".into(),
+            error_response("malformed or invalid input; `field` names the offending field"),
+        );
         if access != Access::Public {
             responses.insert("401".into(), error_response("not authenticated"));
-            responses.insert("403".into(), error_response(&format!("authenticated, but below the {role} role (or a cross-site cookie write)")));
+            responses.insert(
+                "403".into(),
+                error_response(&format!(
+                    "authenticated, but below the {role} role (or a cross-site cookie write)"
+                )),
+            );
         }
-        responses.insert("404".into(), error_response("no such object (also for objects the caller may not see)"));
-        responses.insert("429".into(), error_response("rate limited; see Retry-After"));
+        responses.insert(
+            "404".into(),
+            error_response("no such object (also for objects the caller may not see)"),
+        );
+        responses.insert(
+            "429".into(),
+            error_response("rate limited; see Retry-After"),
+        );
         let mut op = json!({
             "operationId": op_id,
             "tags": [tag],
