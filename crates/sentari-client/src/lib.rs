@@ -5,6 +5,7 @@
 //! error mapping.
 
 pub mod agent;
+pub mod oidc;
 
 use std::time::Duration;
 

@@ -8,3 +8,4 @@ pub mod agent;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod oidc;

@@ -292,7 +292,7 @@ async fn exec(
         UsersCommand::ResetMfa { email } => {
             let u = find(store, &email).await?;
             store
-                .set_mfa_enabled(u.id, false)
+                .clear_mfa(u.id)
                 .await
                 .map_err(|e| e.to_string())?;
             rec(
