@@ -178,7 +178,12 @@ async fn callback(server: &Server, path: &str, flow_cookie: Option<&str>) -> sen
     if let Some(c) = &cookie {
         headers.push(("cookie", c.as_str()));
     }
-    server.client().send("GET", path, &headers, None).await.unwrap()
+    // `send_form` keeps a non-JSON body as text, so the success page can be checked.
+    server
+        .client()
+        .send_form("GET", path, &headers, &[])
+        .await
+        .unwrap()
 }
 
 /// A whole sign-in; returns the callback's answer.
