@@ -240,7 +240,8 @@ impl Client {
         } else {
             self.url(url)
         };
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
+        let method =
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
         let mut req = self.http.request(method, &url).form(form);
         for (k, v) in headers {
             req = req.header(*k, *v);

@@ -65,8 +65,12 @@ fn tools_present() -> bool {
     if Path::new(SLAPD).exists() && Path::new(SLAPADD).exists() {
         return true;
     }
-    let msg = "slapd/slapadd not installed (Debian packages `slapd ldap-utils`, see .ci/setup.d/auth.sh)";
-    assert!(std::env::var_os("CI").is_none(), "{msg}; CI must install them");
+    let msg =
+        "slapd/slapadd not installed (Debian packages `slapd ldap-utils`, see .ci/setup.d/auth.sh)";
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{msg}; CI must install them"
+    );
     eprintln!("\n!!!!!!!! SKIPPING LDAP TESTS: {msg} !!!!!!!!\n");
     false
 }
@@ -304,10 +308,16 @@ async fn ldap_logins_against_slapd() {
     .await;
     assert!(ldap_log.contains("service bind succeeded"), "{ldap_log}");
     assert!(ldap_log.contains("user bind succeeded"), "{ldap_log}");
-    assert!(ldap_log.contains("uid=alice,ou=people,dc=example,dc=com"), "{ldap_log}");
+    assert!(
+        ldap_log.contains("uid=alice,ou=people,dc=example,dc=com"),
+        "{ldap_log}"
+    );
     assert!(ldap_log.contains("(mail=\\2a@example.com)"), "{ldap_log}");
     assert!(!ldap_log.contains(ALICE_PW), "a password reached ldap.log");
-    assert!(!ldap_log.contains(ADMIN_PW), "the service password reached ldap.log");
+    assert!(
+        !ldap_log.contains(ADMIN_PW),
+        "the service password reached ldap.log"
+    );
     let sec = read_log(&env.data_dir(), "security");
     assert!(sec.contains("LDAP bind refused"), "{sec}");
     assert!(sec.contains("empty password"), "{sec}");
@@ -337,7 +347,10 @@ async fn ldap_down_at_start_answers_503_and_unconfigured_answers_501() {
     let r = login_raw(&server, "alice@example.com", ALICE_PW).await;
     assert_eq!(r.status, 503, "{:?}", r.body);
     // Empty passwords are refused before the server is contacted, so even now they are 401.
-    assert_eq!(login_raw(&server, "alice@example.com", "").await.status, 401);
+    assert_eq!(
+        login_raw(&server, "alice@example.com", "").await.status,
+        401
+    );
     drop(server);
 
     let env = Env::new().await;
@@ -379,4 +392,85 @@ async fn ldap_starttls_with_a_ca_file() {
     create_ldap_user(&server, &owner, "alice@example.com").await;
     let r = login_raw(&server, "alice@example.com", ALICE_PW).await;
     assert_eq!(r.status, 503, "{:?}", r.body);
+}
+
+#[test]
+fn bad_ldap_and_oidc_settings_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "not a certificate").unwrap();
+    let not_pem = not_pem.to_str().unwrap();
+    let ldap = [
+        ("SENTARI_LDAP_URL", "ldap://127.0.0.1:1"),
+        ("SENTARI_LDAP_BASE_DN", "dc=example,dc=com"),
+    ];
+    let oidc = [
+        ("SENTARI_OIDC_ISSUER_URL", "https://idp.example"),
+        ("SENTARI_OIDC_CLIENT_ID", "sentari"),
+    ];
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "SENTARI_LDAP_URL",
+            vec![("SENTARI_LDAP_URL", "http://ad.example")],
+        ),
+        ("SENTARI_LDAP_BASE_DN", vec![ldap[0]]),
+        (
+            "SENTARI_LDAP_BIND_DN",
+            vec![ldap[0], ldap[1], ("SENTARI_LDAP_BIND_DN", "cn=svc")],
+        ),
+        (
+            "SENTARI_LDAP_CA_FILE",
+            vec![
+                ldap[0],
+                ldap[1],
+                ("SENTARI_LDAP_CA_FILE", "/nonexistent/ca.pem"),
+            ],
+        ),
+        (
+            "SENTARI_LDAP_CA_FILE",
+            vec![ldap[0], ldap[1], ("SENTARI_LDAP_CA_FILE", not_pem)],
+        ),
+        (
+            "SENTARI_LDAP_USER_FILTER",
+            vec![
+                ldap[0],
+                ldap[1],
+                ("SENTARI_LDAP_USER_FILTER", "(uid=alice)"),
+            ],
+        ),
+        ("SENTARI_OIDC_CLIENT_ID", vec![oidc[0]]),
+        (
+            "SENTARI_OIDC_DEFAULT_ROLE",
+            vec![oidc[0], oidc[1], ("SENTARI_OIDC_DEFAULT_ROLE", "owner")],
+        ),
+        (
+            "SENTARI_OIDC_DEFAULT_ROLE",
+            vec![oidc[0], oidc[1], ("SENTARI_OIDC_DEFAULT_ROLE", "wizard")],
+        ),
+        (
+            "SENTARI_OIDC_SCOPES",
+            vec![oidc[0], oidc[1], ("SENTARI_OIDC_SCOPES", "email profile")],
+        ),
+    ];
+    for (key, vars) in cases {
+        let mut cmd = common::sentari();
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SENTARI_DATA_DIR", d)
+            .env("SENTARI_HTTP_BIND", "127.0.0.1:0")
+            .env("SENTARI_AGENT_BIND", "127.0.0.1:0")
+            .env("SENTARI_METRICS_BIND", "127.0.0.1:0")
+            .env("SENTARI_HTTP_TLS", "off")
+            .env("SENTARI_CA_KEY_TYPE", "ecdsa-p384");
+        for (k, v) in &vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key} {vars:?}: {err}");
+        assert!(err.contains(key), "the message names {key}: {err}");
+    }
 }

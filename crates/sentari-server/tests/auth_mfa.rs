@@ -41,7 +41,12 @@ fn code(t: &Totp, offset: i64) -> String {
     t.generate((now() as i64 + offset * 30) as u64).to_string()
 }
 
-async fn login_with(server: &common::Server, email: &str, pw: &str, code: Option<&str>) -> sentari_client::RawAnswer {
+async fn login_with(
+    server: &common::Server,
+    email: &str,
+    pw: &str,
+    code: Option<&str>,
+) -> sentari_client::RawAnswer {
     let mut body = json!({"email": email, "password": pw});
     if let Some(c) = code {
         body["totp_code"] = json!(c);
@@ -73,7 +78,14 @@ async fn enroll(server: &common::Server, token: &str) -> (Totp, Vec<String>) {
 }
 
 async fn audit_actions(server: &common::Server, token: &str) -> Vec<String> {
-    let r = call(server, "GET", "/api/v1/audit?page_size=500", Some(token), None).await;
+    let r = call(
+        server,
+        "GET",
+        "/api/v1/audit?page_size=500",
+        Some(token),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     r.body["items"]
         .as_array()
@@ -90,7 +102,14 @@ async fn enrollment_login_with_code_reuse_refused_and_recovery_codes_once() {
     let token = login(&server, OWNER, OWNER_PW).await;
 
     // Enrollment shows the secret, the otpauth URI and a QR code; nothing is active yet.
-    let e = call(&server, "POST", "/api/v1/auth/mfa/enroll", Some(&token), None).await;
+    let e = call(
+        &server,
+        "POST",
+        "/api/v1/auth/mfa/enroll",
+        Some(&token),
+        None,
+    )
+    .await;
     assert_eq!(e.status, 200, "{:?}", e.body);
     let secret = e.body["secret"].as_str().unwrap().to_owned();
     let uri = e.body["otpauth_uri"].as_str().unwrap();
@@ -140,7 +159,14 @@ async fn enrollment_login_with_code_reuse_refused_and_recovery_codes_once() {
     let st = call(&server, "GET", "/api/v1/auth/mfa", Some(&token), None).await;
     assert_eq!(st.body["enabled"], true);
     assert_eq!(st.body["recovery_codes_left"], 10);
-    let again = call(&server, "POST", "/api/v1/auth/mfa/enroll", Some(&token), None).await;
+    let again = call(
+        &server,
+        "POST",
+        "/api/v1/auth/mfa/enroll",
+        Some(&token),
+        None,
+    )
+    .await;
     assert_eq!(again.status, 409);
 
     // Login now needs the code: without one → mfa_required; a wrong one → invalid_totp_code.
@@ -173,12 +199,22 @@ async fn enrollment_login_with_code_reuse_refused_and_recovery_codes_once() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     let token = r.body["token"].as_str().unwrap().to_owned();
     let r = login_with(&server, OWNER, OWNER_PW, Some(&recovery[3])).await;
-    assert_eq!(r.body["error"], "invalid_totp_code", "recovery code used twice");
+    assert_eq!(
+        r.body["error"], "invalid_totp_code",
+        "recovery code used twice"
+    );
     let st = call(&server, "GET", "/api/v1/auth/mfa", Some(&token), None).await;
     assert_eq!(st.body["recovery_codes_left"], 9);
 
     // Disabling needs a valid code or the password.
-    let d = call(&server, "POST", "/api/v1/auth/mfa/disable", Some(&token), Some(json!({}))).await;
+    let d = call(
+        &server,
+        "POST",
+        "/api/v1/auth/mfa/disable",
+        Some(&token),
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(d.status, 400);
     let d = call(
         &server,
@@ -202,15 +238,25 @@ async fn enrollment_login_with_code_reuse_refused_and_recovery_codes_once() {
 
     let actions = audit_actions(&server, &token).await;
     for a in ["mfa.enable", "mfa.recovery_code_used", "mfa.disable"] {
-        assert!(actions.iter().any(|x| x == a), "{a} missing from {actions:?}");
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} missing from {actions:?}"
+        );
     }
-    let sec = eventually(Duration::from_secs(5), "mfa failures in security.log", || async {
-        let s = read_log(&env.data_dir(), "security");
-        s.contains("mfa_failed").then_some(s)
-    })
+    let sec = eventually(
+        Duration::from_secs(5),
+        "mfa failures in security.log",
+        || async {
+            let s = read_log(&env.data_dir(), "security");
+            s.contains("mfa_failed").then_some(s)
+        },
+    )
     .await;
     assert!(sec.contains("mfa_recovery_code_used"), "{sec}");
-    assert!(!sec.contains(&secret), "the TOTP secret reached security.log");
+    assert!(
+        !sec.contains(&secret),
+        "the TOTP secret reached security.log"
+    );
     let verify = call(&server, "GET", "/api/v1/audit/verify", Some(&token), None).await;
     assert_eq!(verify.body["ok"], true, "{:?}", verify.body);
 }
@@ -256,7 +302,14 @@ async fn admin_reset_and_the_policy_that_forces_enrollment() {
     assert_eq!(st.body["recovery_codes_left"], 0);
 
     // The policy: analysts and above must enroll. Only admins may read or change it.
-    let get = call(&server, "GET", "/api/v1/settings/mfa-policy", Some(&owner), None).await;
+    let get = call(
+        &server,
+        "GET",
+        "/api/v1/settings/mfa-policy",
+        Some(&owner),
+        None,
+    )
+    .await;
     assert_eq!(get.body, json!({"required_from_role": null}));
     let denied = call(
         &server,
@@ -296,7 +349,12 @@ async fn admin_reset_and_the_policy_that_forces_enrollment() {
     assert_eq!(blocked.body["error"], "mfa_enrollment_required");
     let keys = call(&server, "GET", "/api/v1/auth/api-keys", Some(&ana), None).await;
     assert_eq!(keys.body["error"], "mfa_enrollment_required");
-    assert_eq!(call(&server, "GET", "/api/v1/auth/me", Some(&ana), None).await.status, 200);
+    assert_eq!(
+        call(&server, "GET", "/api/v1/auth/me", Some(&ana), None)
+            .await
+            .status,
+        200
+    );
     let st = call(&server, "GET", "/api/v1/auth/mfa", Some(&ana), None).await;
     assert_eq!(st.body["required_by_policy"], true);
     // The owner (above analyst) is held to it as well; a viewer is not.
@@ -304,12 +362,19 @@ async fn admin_reset_and_the_policy_that_forces_enrollment() {
     assert_eq!(blocked.body["error"], "mfa_enrollment_required");
     let vic = login(&server, "vic@example.com", "User-Pass-456?").await;
     assert_eq!(
-        call(&server, "GET", "/api/v1/auth/api-keys", Some(&vic), None).await.status,
+        call(&server, "GET", "/api/v1/auth/api-keys", Some(&vic), None)
+            .await
+            .status,
         200
     );
 
     let (t, _) = enroll(&server, &ana).await;
-    assert_eq!(call(&server, "GET", "/api/v1/audit", Some(&ana), None).await.status, 200);
+    assert_eq!(
+        call(&server, "GET", "/api/v1/audit", Some(&ana), None)
+            .await
+            .status,
+        200
+    );
     // Under the policy the user cannot switch MFA off again.
     let d = call(
         &server,
@@ -323,7 +388,10 @@ async fn admin_reset_and_the_policy_that_forces_enrollment() {
 
     let actions = audit_actions(&server, &ana).await;
     for a in ["user.reset_mfa", "settings.mfa_policy", "mfa.enable"] {
-        assert!(actions.iter().any(|x| x == a), "{a} missing from {actions:?}");
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} missing from {actions:?}"
+        );
     }
     let entry = call(
         &server,

@@ -61,7 +61,10 @@ impl Provider {
             }
             None => {
                 let msg = "oidc-provider-mock not installed (pip install oidc-provider-mock, see .ci/setup.d/auth.sh)";
-                assert!(std::env::var_os("CI").is_none(), "{msg}; CI must install it");
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "{msg}; CI must install it"
+                );
                 eprintln!("\n!!!!!!!! SKIPPING OIDC TESTS: {msg} !!!!!!!!\n");
                 return None;
             }
@@ -91,7 +94,10 @@ impl Provider {
             {
                 return Some(p);
             }
-            assert!(Instant::now() < deadline, "oidc-provider-mock did not start");
+            assert!(
+                Instant::now() < deadline,
+                "oidc-provider-mock did not start"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -111,7 +117,10 @@ fn oidc_vars(p: &Provider) -> Vec<(&'static str, String)> {
     vec![
         ("SENTARI_OIDC_ISSUER_URL", p.url.clone()),
         ("SENTARI_OIDC_CLIENT_ID", CLIENT_ID.into()),
-        ("SENTARI_OIDC_CLIENT_SECRET", "client-secret-for-tests".into()),
+        (
+            "SENTARI_OIDC_CLIENT_SECRET",
+            "client-secret-for-tests".into(),
+        ),
         ("SENTARI_OIDC_AUTO_CREATE_USERS", "true".into()),
         ("SENTARI_OIDC_DEFAULT_ROLE", "viewer".into()),
         ("SENTARI_OIDC_ROLE_CLAIM", "sentari_role".into()),
@@ -149,7 +158,10 @@ async fn begin(server: &Server) -> Started {
         .unwrap();
     assert_eq!(r.status, 303, "{:?}", r.body);
     let set = r.header("set-cookie").unwrap();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
     Started {
         authorize_url: r.header("location").unwrap().to_owned(),
         flow_cookie: cookie_value(&r, "sentari_oidc").unwrap(),
@@ -172,7 +184,11 @@ async fn authorize(server: &Server, s: &Started, sub: &str) -> String {
     path
 }
 
-async fn callback(server: &Server, path: &str, flow_cookie: Option<&str>) -> sentari_client::RawAnswer {
+async fn callback(
+    server: &Server,
+    path: &str,
+    flow_cookie: Option<&str>,
+) -> sentari_client::RawAnswer {
     let cookie = flow_cookie.map(|c| format!("sentari_oidc={c}"));
     let mut headers = Vec::new();
     if let Some(c) = &cookie {
@@ -205,7 +221,12 @@ async fn me(server: &Server, answer: &sentari_client::RawAnswer) -> Value {
     let cookie = format!("sentari_session={session}");
     let r = server
         .client()
-        .send("GET", "/api/v1/auth/me", &[("cookie", cookie.as_str())], None)
+        .send(
+            "GET",
+            "/api/v1/auth/me",
+            &[("cookie", cookie.as_str())],
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -247,7 +268,10 @@ async fn sso_creates_users_applies_the_role_claim_and_matches_by_email() {
 
     // Auto-creation with the default role.
     provider
-        .set_user("sub-vera", json!({"email": "vera@example.com", "name": "Vera V"}))
+        .set_user(
+            "sub-vera",
+            json!({"email": "vera@example.com", "name": "Vera V"}),
+        )
         .await;
     let user = me(&server, &sign_in(&server, "sub-vera").await).await;
     assert_eq!(user["email"], "vera@example.com");
@@ -257,18 +281,36 @@ async fn sso_creates_users_applies_the_role_claim_and_matches_by_email() {
 
     // The role claim decides the role; an unknown value is ignored (default role) and logged.
     provider
-        .set_user("sub-ann", json!({"email": "ann@example.com", "sentari_role": "analyst"}))
+        .set_user(
+            "sub-ann",
+            json!({"email": "ann@example.com", "sentari_role": "analyst"}),
+        )
         .await;
-    assert_eq!(me(&server, &sign_in(&server, "sub-ann").await).await["role"], "analyst");
+    assert_eq!(
+        me(&server, &sign_in(&server, "sub-ann").await).await["role"],
+        "analyst"
+    );
     provider
-        .set_user("sub-wiz", json!({"email": "wiz@example.com", "sentari_role": ["wizard"]}))
+        .set_user(
+            "sub-wiz",
+            json!({"email": "wiz@example.com", "sentari_role": ["wizard"]}),
+        )
         .await;
-    assert_eq!(me(&server, &sign_in(&server, "sub-wiz").await).await["role"], "viewer");
+    assert_eq!(
+        me(&server, &sign_in(&server, "sub-wiz").await).await["role"],
+        "viewer"
+    );
     // The claim changing at the provider changes the role at the next sign-in.
     provider
-        .set_user("sub-vera", json!({"email": "vera@example.com", "sentari_role": "analyst"}))
+        .set_user(
+            "sub-vera",
+            json!({"email": "vera@example.com", "sentari_role": "analyst"}),
+        )
         .await;
-    assert_eq!(me(&server, &sign_in(&server, "sub-vera").await).await["role"], "analyst");
+    assert_eq!(
+        me(&server, &sign_in(&server, "sub-vera").await).await["role"],
+        "analyst"
+    );
 
     // An account an admin created for SSO is matched by e-mail; a deactivated one is refused;
     // a local account with the same e-mail is never taken over; the owner is never granted.
@@ -283,11 +325,18 @@ async fn sso_creates_users_applies_the_role_claim_and_matches_by_email() {
     .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let adm_id = r.body["id"].as_str().unwrap().to_owned();
-    provider.set_user("sub-adm", json!({"email": "adm@example.com"})).await;
+    provider
+        .set_user("sub-adm", json!({"email": "adm@example.com"}))
+        .await;
     let adm = me(&server, &sign_in(&server, "sub-adm").await).await;
-    assert_eq!((adm["role"].as_str(), adm["id"].as_str()), (Some("admin"), Some(adm_id.as_str())));
+    assert_eq!(
+        (adm["role"].as_str(), adm["id"].as_str()),
+        (Some("admin"), Some(adm_id.as_str()))
+    );
     // Someone else at the provider with the same e-mail (another subject) is refused.
-    provider.set_user("sub-impostor", json!({"email": "adm@example.com"})).await;
+    provider
+        .set_user("sub-impostor", json!({"email": "adm@example.com"}))
+        .await;
     assert_eq!(sign_in(&server, "sub-impostor").await.status, 403);
     let r = call(
         &server,
@@ -321,7 +370,10 @@ async fn sso_creates_users_applies_the_role_claim_and_matches_by_email() {
         .iter()
         .map(|e| e["target"].as_str().unwrap())
         .collect();
-    assert!(created.contains(&"vera@example.com") && created.contains(&"ann@example.com"), "{created:?}");
+    assert!(
+        created.contains(&"vera@example.com") && created.contains(&"ann@example.com"),
+        "{created:?}"
+    );
     assert_eq!(audit.body["items"][0]["actor"], "oidc");
     let sec = eventually(Duration::from_secs(5), "role claim warning", || async {
         let s = read_log(&env.data_dir(), "security");
@@ -329,7 +381,10 @@ async fn sso_creates_users_applies_the_role_claim_and_matches_by_email() {
     })
     .await;
     assert!(sec.contains("oidc_failed"), "{sec}");
-    assert!(sec.contains("provider=\"oidc\"") || sec.contains("provider=oidc"), "{sec}");
+    assert!(
+        sec.contains("provider=\"oidc\"") || sec.contains("provider=oidc"),
+        "{sec}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,12 +394,19 @@ async fn bad_state_missing_cookie_and_wrong_nonce_are_refused() {
     };
     let env = Env::new().await;
     let server = start_with(&env, &oidc_vars(&provider)).await;
-    provider.set_user("sub-eve", json!({"email": "eve@example.com"})).await;
+    provider
+        .set_user("sub-eve", json!({"email": "eve@example.com"}))
+        .await;
 
     // A state that is not this sign-in's.
     let s = begin(&server).await;
     let path = authorize(&server, &s, "sub-eve").await;
-    let r = callback(&server, &with_state(&path, "forged-state"), Some(&s.flow_cookie)).await;
+    let r = callback(
+        &server,
+        &with_state(&path, "forged-state"),
+        Some(&s.flow_cookie),
+    )
+    .await;
     assert_eq!(r.status, 400, "{:?}", r.body);
     assert_eq!(r.body["field"], "state");
     assert!(cookie_value(&r, "sentari_session").is_none());
@@ -382,7 +444,10 @@ async fn bad_state_missing_cookie_and_wrong_nonce_are_refused() {
 async fn not_configured_is_501_and_no_auto_create_is_403() {
     let env = Env::new().await;
     let server = start(&env, &[]).await;
-    for path in ["/api/v1/auth/oidc/login", "/api/v1/auth/oidc/callback?code=x&state=y"] {
+    for path in [
+        "/api/v1/auth/oidc/login",
+        "/api/v1/auth/oidc/callback?code=x&state=y",
+    ] {
         let r = server.client().send("GET", path, &[], None).await.unwrap();
         assert_eq!(r.status, 501, "{path}: {:?}", r.body);
         assert_eq!(r.body["error"], "not_implemented");
@@ -396,18 +461,32 @@ async fn not_configured_is_501_and_no_auto_create_is_403() {
     let mut vars = oidc_vars(&provider);
     vars.retain(|(k, _)| *k != "SENTARI_OIDC_AUTO_CREATE_USERS");
     let server = start_with(&env, &vars).await;
-    provider.set_user("sub-new", json!({"email": "new@example.com"})).await;
+    provider
+        .set_user("sub-new", json!({"email": "new@example.com"}))
+        .await;
     let r = sign_in(&server, "sub-new").await;
     assert_eq!(r.status, 403, "{:?}", r.body);
-    assert!(r.body["detail"].as_str().unwrap().contains("no Sentari account"));
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no Sentari account")
+    );
 
     // A provider that cannot be reached answers 503 at the start of a sign-in.
     drop(server);
     let env = Env::new().await;
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut vars = oidc_vars(&provider);
     vars.retain(|(k, _)| *k != "SENTARI_OIDC_ISSUER_URL");
-    vars.push(("SENTARI_OIDC_ISSUER_URL", format!("http://127.0.0.1:{closed}")));
+    vars.push((
+        "SENTARI_OIDC_ISSUER_URL",
+        format!("http://127.0.0.1:{closed}"),
+    ));
     let server = start_with(&env, &vars).await;
     let r = server
         .client()

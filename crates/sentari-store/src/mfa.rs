@@ -26,6 +26,9 @@ pub struct MfaState {
     pub recovery_codes_left: i64,
 }
 
+/// `mfa_enabled, mfa_secret, mfa_pending_secret, mfa_last_step` of one row.
+type MfaRow = (bool, Option<String>, Option<String>, Option<i64>);
+
 fn not_found(id: Uuid) -> StoreError {
     StoreError::NotFound(format!("user {id}"))
 }
@@ -34,7 +37,7 @@ impl Store {
     /// The MFA state of a user.
     pub async fn mfa_state(&self, user: Uuid) -> Result<MfaState, StoreError> {
         self.timed("mfa_state", async {
-            let row: Option<(bool, Option<String>, Option<String>, Option<i64>)> =
+            let row: Option<MfaRow> =
                 with_pool!(self, |pool| sqlx::query_as(
                     "SELECT mfa_enabled, mfa_secret, mfa_pending_secret, mfa_last_step FROM users WHERE id = $1"
                 )

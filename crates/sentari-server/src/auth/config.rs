@@ -171,7 +171,9 @@ impl AuthConfig {
             if !(url.starts_with("ldap://") || url.starts_with("ldaps://")) {
                 return Err(problem(
                     "SENTARI_LDAP_URL",
-                    format!("invalid value {url:?}: expected ldap://HOST[:PORT] or ldaps://HOST[:PORT]"),
+                    format!(
+                        "invalid value {url:?}: expected ldap://HOST[:PORT] or ldaps://HOST[:PORT]"
+                    ),
                 ));
             }
             if set(&self.ldap_base_dn).is_none() {
@@ -187,7 +189,9 @@ impl AuthConfig {
                 ));
             }
             if let Some(f) = set(&self.ldap_user_filter)
-                && !(f.starts_with('(') && f.ends_with(')') && (f.contains("{login}") || f.contains("{local}")))
+                && !(f.starts_with('(')
+                    && f.ends_with(')')
+                    && (f.contains("{login}") || f.contains("{local}")))
             {
                 return Err(problem(
                     "SENTARI_LDAP_USER_FILTER",
@@ -206,11 +210,16 @@ impl AuthConfig {
                 ));
             }
             if self.ldap_timeout_seconds == 0 {
-                return Err(problem("SENTARI_LDAP_TIMEOUT_SECONDS", "must be at least 1"));
+                return Err(problem(
+                    "SENTARI_LDAP_TIMEOUT_SECONDS",
+                    "must be at least 1",
+                ));
             }
         }
         if let Some(issuer) = set(&self.oidc_issuer_url) {
-            if url::Url::parse(issuer).is_err() || !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+            if url::Url::parse(issuer).is_err()
+                || !(issuer.starts_with("https://") || issuer.starts_with("http://"))
+            {
                 return Err(problem(
                     "SENTARI_OIDC_ISSUER_URL",
                     format!("invalid value {issuer:?}: expected an https:// URL"),

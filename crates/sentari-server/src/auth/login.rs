@@ -80,7 +80,9 @@ pub enum LoginError {
         retry_after: Duration,
     },
     /// Password right, MFA on, no code sent: the form must ask for the code.
-    #[error("this account has MFA enabled: send the 6-digit code from the authenticator app (or a recovery code) as totp_code")]
+    #[error(
+        "this account has MFA enabled: send the 6-digit code from the authenticator app (or a recovery code) as totp_code"
+    )]
     MfaRequired,
     /// The code is wrong or was already used.
     #[error("the authentication code is wrong, expired or already used")]
@@ -215,9 +217,7 @@ pub async fn login(
             ip,
             "login refused: account locked",
         );
-        return Err(LoginError::Locked {
-            retry_after: retry,
-        });
+        return Err(LoginError::Locked { retry_after: retry });
     }
 
     // First factor.
@@ -258,9 +258,12 @@ pub async fn login(
             }
         }
     } else {
-        let verified =
-            password::verify(rt.hash_params, user.password_hash.clone(), a.password.to_owned())
-                .await;
+        let verified = password::verify(
+            rt.hash_params,
+            user.password_hash.clone(),
+            a.password.to_owned(),
+        )
+        .await;
         if verified == Verified::No {
             count_failure(store, rt, &user, ip, since).await?;
             security_event(

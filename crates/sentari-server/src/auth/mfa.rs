@@ -296,7 +296,10 @@ mod tests {
     #[test]
     fn enrollment_has_uri_qr_and_base32() {
         let e = new_enrollment("alice@example.com").unwrap();
-        assert!(e.otpauth_uri.starts_with("otpauth://totp/Sentari:alice%40example.com?"));
+        assert!(
+            e.otpauth_uri
+                .starts_with("otpauth://totp/Sentari:alice%40example.com?")
+        );
         assert!(e.otpauth_uri.contains("issuer=Sentari"));
         assert!(e.qr_svg.contains("<svg"));
         assert_eq!(e.secret.len(), 20);
@@ -317,7 +320,10 @@ mod tests {
             recovery_hash(u, &codes[0]),
             recovery_hash(u, &codes[0].to_uppercase().replace('-', " "))
         );
-        assert_ne!(recovery_hash(u, &codes[0]), recovery_hash(Uuid::now_v7(), &codes[0]));
+        assert_ne!(
+            recovery_hash(u, &codes[0]),
+            recovery_hash(Uuid::now_v7(), &codes[0])
+        );
         assert!(!looks_like_totp(&codes[0]));
         assert!(looks_like_totp("123 456"));
     }

@@ -129,7 +129,11 @@ impl OidcSettings {
             issuer: issuer.trim_end_matches('/').to_owned(),
             client_id: nonempty(&c.oidc_client_id).unwrap_or_default(),
             client_secret: nonempty(&c.oidc_client_secret),
-            scopes: c.oidc_scopes.split_whitespace().collect::<Vec<_>>().join(" "),
+            scopes: c
+                .oidc_scopes
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
             auto_create: c.oidc_auto_create_users,
             default_role: c.oidc_default_role.parse().unwrap_or(Role::Viewer),
             role_claim: nonempty(&c.oidc_role_claim),
@@ -571,7 +575,9 @@ impl Oidc {
             "user.auto_create",
             Some(user.email.clone()),
             None,
-            Some(json!({"role": user.role, "identity_provider": "oidc", "subject": claims.subject})),
+            Some(
+                json!({"role": user.role, "identity_provider": "oidc", "subject": claims.subject}),
+            ),
         )
         .await?;
         tracing::info!(target: SECURITY, event = "oidc_user_created", email = %user.email, role = %user.role, "user created at first single sign-on");
@@ -624,8 +630,14 @@ mod tests {
         };
         // Wrong nonce, audience, issuer, expired, other key, wrong azp.
         assert!(refused(&ok, "n2"));
-        assert!(refused(&token(&key, claims(json!({"aud": "someone-else"}))), "n1"));
-        assert!(refused(&token(&key, claims(json!({"iss": "https://evil.example"}))), "n1"));
+        assert!(refused(
+            &token(&key, claims(json!({"aud": "someone-else"}))),
+            "n1"
+        ));
+        assert!(refused(
+            &token(&key, claims(json!({"iss": "https://evil.example"}))),
+            "n1"
+        ));
         let past = time::OffsetDateTime::now_utc().unix_timestamp() - 3600;
         assert!(refused(&token(&key, claims(json!({"exp": past}))), "n1"));
         let (other_key, _) = signer();
@@ -684,10 +696,7 @@ mod tests {
         assert!(o.open_flow(None, "s1").is_err());
         let other = Oidc::new(settings, "secret two").unwrap();
         assert!(other.open_flow(Some(&c), "s1").is_err());
-        let expired = Flow {
-            expires: 1,
-            ..flow
-        };
+        let expired = Flow { expires: 1, ..flow };
         assert!(o.open_flow(Some(&o.seal_flow(&expired)), "s1").is_err());
         // RFC 7636 appendix B.
         assert_eq!(

@@ -127,6 +127,9 @@ mod tests {
         let mut tampered = sealed.clone().into_bytes();
         let last = tampered.len() - 3;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
-        assert!(a.open(std::str::from_utf8(&tampered).unwrap(), b"row-1").is_err());
+        assert!(
+            a.open(std::str::from_utf8(&tampered).unwrap(), b"row-1")
+                .is_err()
+        );
     }
 }

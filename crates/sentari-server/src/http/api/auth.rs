@@ -16,8 +16,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{ApiFailure, JsonBody, auth as auth_rt, store};
-use crate::auth::middleware::ClientIp;
 use crate::auth::login::{LoginAttempt, LoginError, LoginSuccess};
+use crate::auth::middleware::ClientIp;
 use crate::auth::tokens::{self, SESSION_COOKIE};
 use crate::auth::{AuthMethod, Principal, audit};
 use crate::http::access::AuthenticatedUser;
@@ -105,11 +105,7 @@ impl From<LoginError> for ApiFailure {
 }
 
 /// The response of a successful sign-in: the JSON body and the session cookie.
-pub fn session_response(
-    state: &AppState,
-    headers: &HeaderMap,
-    ok: LoginSuccess,
-) -> Response {
+pub fn session_response(state: &AppState, headers: &HeaderMap, ok: LoginSuccess) -> Response {
     let cookie = session_cookie(state, headers, &ok.token, ok.max_age.as_secs());
     let body = LoginResponse {
         token: ok.token,
@@ -120,7 +116,8 @@ pub fn session_response(
     if let Ok(v) = header::HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
-    resp.extensions_mut().insert(AuthenticatedUser(ok.user.email));
+    resp.extensions_mut()
+        .insert(AuthenticatedUser(ok.user.email));
     resp
 }
 

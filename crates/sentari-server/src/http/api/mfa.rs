@@ -113,7 +113,9 @@ pub async fn confirm(
     if st.enabled {
         return Err(ApiFailure::Conflict("MFA is already enabled".into()));
     }
-    let sealed = st.pending_secret.ok_or_else(|| mfa_failure(MfaError::NoEnrollment))?;
+    let sealed = st
+        .pending_secret
+        .ok_or_else(|| mfa_failure(MfaError::NoEnrollment))?;
     let secret = mfa::open_secret(&rt.totp_box, p.user.id, &sealed).map_err(mfa_failure)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
     let Some(step) = mfa::code_step(&secret, code, now).map_err(mfa_failure)? else {

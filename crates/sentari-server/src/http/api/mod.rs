@@ -93,7 +93,12 @@ pub fn routes() -> Vec<ApiRoute> {
         route(M::POST, "/api/v1/auth/mfa/confirm", VIEWER, mfa::confirm),
         route(M::POST, "/api/v1/auth/mfa/disable", VIEWER, mfa::disable),
         // Single sign-on (OpenID Connect): browser redirects, so both are public.
-        route(M::GET, "/api/v1/auth/oidc/login", Access::Public, oidc::login),
+        route(
+            M::GET,
+            "/api/v1/auth/oidc/login",
+            Access::Public,
+            oidc::login,
+        ),
         route(
             M::GET,
             "/api/v1/auth/oidc/callback",

@@ -36,9 +36,7 @@ impl From<OidcError> for ApiFailure {
         match e {
             OidcError::Unavailable(_) => ApiFailure::Unavailable(detail),
             OidcError::BadState(_) => ApiFailure::field("state", detail),
-            OidcError::Refused(_) | OidcError::InvalidToken(_) => {
-                ApiFailure::Unauthorized(detail)
-            }
+            OidcError::Refused(_) | OidcError::InvalidToken(_) => ApiFailure::Unauthorized(detail),
             OidcError::Forbidden(_) => ApiFailure::Forbidden(detail),
             OidcError::Store(s) => s.into(),
         }
@@ -77,11 +75,9 @@ fn redirect_uri(o: &Oidc, rt: &AuthRuntime, headers: &HeaderMap) -> Result<Strin
                 && h.chars()
                     .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
         })
-        .ok_or_else(|| {
-            ApiFailure::BadRequest {
-                detail: "no usable Host header; set SENTARI_OIDC_REDIRECT_URL".into(),
-                field: None,
-            }
+        .ok_or_else(|| ApiFailure::BadRequest {
+            detail: "no usable Host header; set SENTARI_OIDC_REDIRECT_URL".into(),
+            field: None,
         })?;
     let scheme = if rt.plain_http { "http" } else { "https" };
     Ok(format!("{scheme}://{host}{FLOW_COOKIE_PATH}/callback"))
@@ -102,15 +98,23 @@ fn security_event(event: &str, ip: Option<IpAddr>, detail: &str) {
 }
 
 /// `GET /api/v1/auth/oidc/login`: redirects to the provider.
-pub async fn login(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiFailure> {
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiFailure> {
     let rt = auth_rt(&state)?;
     let o = oidc(rt)?;
     let redirect = redirect_uri(o, rt, &headers)?;
     let (url, flow) = o.begin(&redirect).await.inspect_err(|e| {
-        security_event("oidc_failed", None, &format!("single sign-on could not start: {e}"));
+        security_event(
+            "oidc_failed",
+            None,
+            &format!("single sign-on could not start: {e}"),
+        );
     })?;
     let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response();
-    if let Ok(v) = HeaderValue::from_str(&flow_cookie(rt, &o.seal_flow(&flow), FLOW_TTL.as_secs())) {
+    if let Ok(v) = HeaderValue::from_str(&flow_cookie(rt, &o.seal_flow(&flow), FLOW_TTL.as_secs()))
+    {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp.headers_mut()
@@ -138,7 +142,11 @@ pub async fn callback(
     let o = oidc(rt)?;
     let store = store(&state)?;
     let fail = |e: OidcError| {
-        security_event("oidc_failed", client, &format!("single sign-on refused: {e}"));
+        security_event(
+            "oidc_failed",
+            client,
+            &format!("single sign-on refused: {e}"),
+        );
         ApiFailure::from(e)
     };
     if let Some(err) = &q.error {
@@ -149,7 +157,10 @@ pub async fn callback(
         ))));
     }
     let flow = o
-        .open_flow(cookie(&headers, FLOW_COOKIE), q.state.as_deref().unwrap_or(""))
+        .open_flow(
+            cookie(&headers, FLOW_COOKIE),
+            q.state.as_deref().unwrap_or(""),
+        )
         .map_err(fail)?;
     let code = q
         .code
