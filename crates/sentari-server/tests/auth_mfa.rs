@@ -386,6 +386,17 @@ async fn admin_reset_and_the_policy_that_forces_enrollment() {
     .await;
     assert_eq!(d.status, 409, "{:?}", d.body);
 
+    // The CLI reset does the same as the API one: MFA off, secret and recovery codes gone.
+    let out = env.run(&["users", "reset-mfa", "ana@example.com"], &[]);
+    assert!(out.status.success(), "{} {}", out.stdout, out.stderr);
+    let st = call(&server, "GET", "/api/v1/auth/mfa", Some(&ana), None).await;
+    assert_eq!(st.body["enabled"], false, "{:?}", st.body);
+    assert_eq!(st.body["recovery_codes_left"], 0);
+    // ... and under the policy the analyst is held to enroll again.
+    let blocked = call(&server, "GET", "/api/v1/audit", Some(&ana), None).await;
+    assert_eq!(blocked.body["error"], "mfa_enrollment_required");
+    let (_t, _) = enroll(&server, &ana).await;
+
     let actions = audit_actions(&server, &ana).await;
     for a in ["user.reset_mfa", "settings.mfa_policy", "mfa.enable"] {
         assert!(

@@ -60,6 +60,9 @@ pub enum OidcError {
     /// The ID token is not acceptable.
     #[error("the ID token is not valid: {0}")]
     InvalidToken(String),
+    /// No key of the provider's JWKS has the token's key id (perhaps the keys were rotated).
+    #[error("the ID token is not valid: no key of the provider matches its key id")]
+    UnknownKey,
     /// The person is known to the provider but may not use Sentari (yet).
     #[error("{0}")]
     Forbidden(String),
@@ -237,7 +240,7 @@ pub fn validate_id_token(
         None if jwks.keys.len() == 1 => jwks.keys.first(),
         None => None,
     }
-    .ok_or_else(|| bad("no key of the provider matches the token's key id".into()))?;
+    .ok_or(OidcError::UnknownKey)?;
     let key = DecodingKey::from_jwk(jwk).map_err(|e| bad(e.to_string()))?;
     let mut v = Validation::new(header.alg);
     v.set_issuer(&[issuer]);
@@ -466,7 +469,7 @@ impl Oidc {
             &self.settings.client_id,
             &flow.nonce,
         ) {
-            Err(OidcError::InvalidToken(m)) if m.contains("no key") => {
+            Err(OidcError::UnknownKey) => {
                 let keys = self.keys(true).await?;
                 validate_id_token(
                     &id_token,

@@ -36,7 +36,9 @@ impl From<OidcError> for ApiFailure {
         match e {
             OidcError::Unavailable(_) => ApiFailure::Unavailable(detail),
             OidcError::BadState(_) => ApiFailure::field("state", detail),
-            OidcError::Refused(_) | OidcError::InvalidToken(_) => ApiFailure::Unauthorized(detail),
+            OidcError::Refused(_) | OidcError::InvalidToken(_) | OidcError::UnknownKey => {
+                ApiFailure::Unauthorized(detail)
+            }
             OidcError::Forbidden(_) => ApiFailure::Forbidden(detail),
             OidcError::Store(s) => s.into(),
         }
