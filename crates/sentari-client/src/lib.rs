@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod feeds;
+pub mod oidc;
 
 use std::time::Duration;
 

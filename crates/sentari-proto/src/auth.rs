@@ -46,6 +46,9 @@ pub struct UserBody {
 pub struct LoginResponse {
     pub token: String,
     pub user: UserBody,
+    /// The MFA policy requires this user to enroll before any other call is allowed.
+    #[serde(default)]
+    pub mfa_enrollment_required: bool,
 }
 
 /// `POST /api/v1/users`.
@@ -178,4 +181,72 @@ pub struct Page<T> {
     pub total: i64,
     pub page: i64,
     pub page_size: i64,
+}
+
+/// `POST /api/v1/auth/mfa/enroll`: a new TOTP secret to add to an authenticator app; shown
+/// once, and active only after `confirm`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaEnrollmentBody {
+    /// The secret in base32, for typing into an app.
+    pub secret: String,
+    /// The `otpauth://totp/…` URI.
+    pub otpauth_uri: String,
+    /// The URI as a QR code, an SVG document.
+    pub qr_svg: String,
+    /// The same SVG as a `data:` URI, for an `<img src>`.
+    pub qr_data_uri: String,
+}
+
+impl std::fmt::Debug for MfaEnrollmentBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MfaEnrollmentBody { .. }")
+    }
+}
+
+/// `POST /api/v1/auth/mfa/confirm` and the `code` of `disable`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaCodeRequest {
+    /// A 6-digit TOTP code (or, for `disable`, a recovery code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// For `disable`: the account password instead of a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for MfaCodeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MfaCodeRequest { .. }")
+    }
+}
+
+/// The answer to a confirmed enrollment: the recovery codes, shown this once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaEnabledBody {
+    pub recovery_codes: Vec<String>,
+}
+
+impl std::fmt::Debug for MfaEnabledBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MfaEnabledBody { .. }")
+    }
+}
+
+/// `GET /api/v1/auth/mfa`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaStatusBody {
+    pub enabled: bool,
+    /// An enrollment was started and awaits its confirming code.
+    pub enrollment_pending: bool,
+    pub recovery_codes_left: i64,
+    /// The MFA policy applies to this user.
+    pub required_by_policy: bool,
+}
+
+/// `GET/PUT /api/v1/settings/mfa-policy`: users with this role or a higher one must use MFA
+/// (`viewer` = everyone, `null` = nobody is forced).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaPolicyBody {
+    #[serde(default)]
+    pub required_from_role: Option<Role>,
 }

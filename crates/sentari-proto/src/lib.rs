@@ -9,3 +9,4 @@ pub mod auth;
 pub mod error;
 pub mod fleet;
 pub mod health;
+pub mod oidc;

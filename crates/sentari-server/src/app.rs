@@ -275,7 +275,7 @@ pub async fn run(role: Role, prepared: Prepared) -> Result<(), StartError> {
         &config.auth,
         &secret,
         !config.http_tls.0,
-    ));
+    )?);
     let pki = if role.http() {
         Some(crate::pki::setup::prepare(&config, &paths, &secret, &state).await?)
     } else {

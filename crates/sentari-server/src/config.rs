@@ -489,6 +489,7 @@ impl Config {
                 "the agent body limits must be at least 1024 bytes",
             ));
         }
+        self.auth.validate()?;
         if self.agent_scan_interval_s == 0 {
             return Err(ConfigError::new(
                 "SENTARI_AGENT_SCAN_INTERVAL_S",

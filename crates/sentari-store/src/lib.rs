@@ -17,6 +17,7 @@ mod findings;
 mod fleet;
 mod inventory;
 mod jobs;
+mod mfa;
 mod processes;
 mod scans;
 mod schedules;
@@ -47,6 +48,7 @@ pub use jobs::{
     DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, FailOutcome, Job, JobRow, JobState, MAX_BACKOFF, NewJob,
     PurgeFilter, PurgeState, QueueStat, backoff_delay,
 };
+pub use mfa::MfaState;
 pub use processes::ProcessInfo;
 pub use scans::{NewScan, ScanRow, ScanStored};
 pub use schedules::Schedule;

@@ -6,7 +6,9 @@
 //! guard answers 401 where a sign-in is needed and public routes (login) still work with a
 //! stale cookie. Cookie writes must come from the dashboard's own origin: `Sec-Fetch-Site` must
 //! be `same-origin` (or `none`), or, for older browsers, `Origin` must name this host; a cookie
-//! write with neither header is refused too, since only scripts omit both.
+//! write with neither header is refused too, since only scripts omit both. A user whom the MFA
+//! policy requires to enroll, and who has not, gets `403 mfa_enrollment_required` from every
+//! route but the few in [`mfa_exempt_path`].
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -69,6 +71,17 @@ pub fn same_site_request(headers: &HeaderMap) -> bool {
             .is_some_and(|o| o.eq_ignore_ascii_case(host)),
         _ => false,
     }
+}
+
+/// The routes a user whom the MFA policy forces to enroll may still call: who am I, sign out,
+/// sign in again, and the enrollment itself.
+pub fn mfa_exempt_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/api/v1/auth/me" | "/api/v1/auth/logout" | "/api/v1/auth/login"
+    ) || path == "/api/v1/auth/mfa"
+        || path.starts_with("/api/v1/auth/mfa/")
+        || path.starts_with("/api/v1/auth/oidc/")
 }
 
 fn is_write(m: &Method) -> bool {
@@ -161,6 +174,21 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 "cross-site cookie write refused"
             );
             return ApiFailure::Csrf.into_response();
+        }
+        if !mfa_exempt_path(req.uri().path())
+            && let (Some(store), Some(rt)) = (state.store(), state.auth())
+            && let Ok(policy) = rt.mfa_policy.get(store).await
+            && policy.must_enroll(&p.user)
+        {
+            tracing::warn!(
+                target: SECURITY,
+                event = "mfa_enrollment_required",
+                user = %p.user.email,
+                method = %req.method(),
+                path = %req.uri().path(),
+                "request refused until the user enrolls in MFA"
+            );
+            return ApiFailure::MfaEnrollmentRequired.into_response();
         }
         req.extensions_mut().insert(p.clone());
     }

@@ -4,15 +4,22 @@
 //! `middleware` resolves the caller of every `/api/v1` request (bearer token, API key or session
 //! cookie, with the CSRF check for cookie writes), `rbac` holds the per-route minimum roles,
 //! `ratelimit` the per-address login limiter, `audit` the one way to write an audit entry, and
-//! `bootstrap` the creation of the first owner.
+//! `bootstrap` the creation of the first owner. `login` is the sign-in decision shared by every
+//! login form; `mfa` holds TOTP, recovery codes and the MFA policy, sealed at rest by
+//! `secretbox`; `ldap` checks passwords against a directory and `oidc` runs single sign-on.
 
 pub mod audit;
 pub mod bootstrap;
 pub mod config;
+pub mod ldap;
+pub mod login;
+pub mod mfa;
 pub mod middleware;
+pub mod oidc;
 pub mod password;
 pub mod ratelimit;
 pub mod rbac;
+pub mod secretbox;
 pub mod tokens;
 
 use std::net::IpAddr;
@@ -25,6 +32,7 @@ use uuid::Uuid;
 pub use config::AuthConfig;
 pub use rbac::Access;
 
+use crate::config::ConfigError;
 use crate::secrets::SecretKey;
 
 /// How the caller proved who they are.
@@ -76,6 +84,14 @@ pub struct AuthRuntime {
     pub login_limiter: ratelimit::RateLimiter,
     /// Whether the web listener serves plain HTTP (then `Secure` is dropped for loopback hosts).
     pub plain_http: bool,
+    /// Seals TOTP secrets at rest.
+    pub totp_box: secretbox::SecretBox,
+    /// The MFA policy, cached.
+    pub mfa_policy: mfa::PolicyCache,
+    /// LDAP settings, when `SENTARI_LDAP_URL` is set.
+    pub ldap: Option<ldap::LdapSettings>,
+    /// Single sign-on, when `SENTARI_OIDC_ISSUER_URL` is set.
+    pub oidc: Option<oidc::Oidc>,
 }
 
 impl std::fmt::Debug for AuthRuntime {
@@ -83,14 +99,40 @@ impl std::fmt::Debug for AuthRuntime {
         f.debug_struct("AuthRuntime")
             .field("config", &self.config)
             .field("plain_http", &self.plain_http)
+            .field("ldap", &self.ldap)
+            .field("oidc", &self.oidc)
             .finish_non_exhaustive()
     }
 }
 
 impl AuthRuntime {
-    /// Builds the runtime from the configuration and the master secret.
-    pub fn new(config: &AuthConfig, secret: &SecretKey, plain_http: bool) -> Self {
-        AuthRuntime {
+    /// Builds the runtime from the configuration and the master secret. Fails (and so stops
+    /// the start) when the LDAP CA file is unusable or the OIDC client cannot be built.
+    pub fn new(
+        config: &AuthConfig,
+        secret: &SecretKey,
+        plain_http: bool,
+    ) -> Result<Self, ConfigError> {
+        let problem = |key: &str, e: &dyn std::fmt::Display| ConfigError {
+            key: key.to_owned(),
+            problem: e.to_string(),
+        };
+        let totp_box = secretbox::SecretBox::new(secret.expose(), mfa::SEAL_PURPOSE)
+            .map_err(|e| problem("SENTARI_SECRET_KEY", &e))?;
+        let ldap = ldap::LdapSettings::from_config(config)
+            .map_err(|e| problem("SENTARI_LDAP_CA_FILE", &e))?;
+        let oidc = match oidc::OidcSettings::from_config(config) {
+            Some(s) => Some(
+                oidc::Oidc::new(s, secret.expose())
+                    .map_err(|e| problem("SENTARI_OIDC_ISSUER_URL", &e))?,
+            ),
+            None => None,
+        };
+        Ok(AuthRuntime {
+            totp_box,
+            mfa_policy: mfa::PolicyCache::default(),
+            ldap,
+            oidc,
             session_key: tokens::derive_session_key(secret.expose()),
             hash_params: password::HashParams::new(config.argon2_memory_kib),
             login_limiter: ratelimit::RateLimiter::new(
@@ -99,7 +141,7 @@ impl AuthRuntime {
             ),
             plain_http,
             config: config.clone(),
-        }
+        })
     }
 
     /// The idle timeout of sessions.

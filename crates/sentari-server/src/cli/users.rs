@@ -291,10 +291,7 @@ async fn exec(
         }
         UsersCommand::ResetMfa { email } => {
             let u = find(store, &email).await?;
-            store
-                .set_mfa_enabled(u.id, false)
-                .await
-                .map_err(|e| e.to_string())?;
+            store.clear_mfa(u.id).await.map_err(|e| e.to_string())?;
             rec(
                 "user.reset_mfa",
                 u.email.clone(),

@@ -7,26 +7,22 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sentari_core::auth::{Email, IdentityProvider};
 use sentari_proto::auth::{
     ApiKeyBody, ApiKeyCreated, CreateApiKeyRequest, LoginRequest, LoginResponse, UserBody,
 };
-use sentari_store::{ApiKey, NewApiKey, NewSession, User};
+use sentari_store::{ApiKey, NewApiKey, User};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{ApiFailure, JsonBody, auth as auth_rt, store};
+use crate::auth::login::{LoginAttempt, LoginError, LoginSuccess};
 use crate::auth::middleware::ClientIp;
-use crate::auth::password::{self, Verified};
 use crate::auth::tokens::{self, SESSION_COOKIE};
 use crate::auth::{AuthMethod, Principal, audit};
 use crate::http::access::AuthenticatedUser;
 use crate::logging::SECURITY;
 use crate::state::AppState;
-
-/// The one message for every credential failure, so callers cannot probe for accounts.
-const BAD_CREDENTIALS: &str = "invalid e-mail or password";
 
 /// The API view of a user.
 pub fn user_body(u: &User) -> UserBody {
@@ -73,7 +69,7 @@ fn is_loopback_host(headers: &HeaderMap) -> bool {
             .unwrap_or(false)
 }
 
-fn session_cookie(state: &AppState, headers: &HeaderMap, token: &str, max_age: u64) -> String {
+pub fn session_cookie(state: &AppState, headers: &HeaderMap, token: &str, max_age: u64) -> String {
     // `Secure` is dropped only when the listener is plain HTTP and the browser talks to a
     // loopback name: there the cookie could not be sent back otherwise by non-browser clients.
     let secure = !(state.auth().is_some_and(|a| a.plain_http) && is_loopback_host(headers));
@@ -83,13 +79,49 @@ fn session_cookie(state: &AppState, headers: &HeaderMap, token: &str, max_age: u
     )
 }
 
-fn security_event(event: &str, email: &str, ip: Option<IpAddr>, detail: &str) {
-    let ip = ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into());
-    // Debug formatting escapes control characters, so a crafted e-mail cannot forge log lines.
-    tracing::warn!(target: SECURITY, event, email = ?email, ip = %ip, "{detail}");
+impl From<LoginError> for ApiFailure {
+    fn from(e: LoginError) -> Self {
+        let detail = e.to_string();
+        match e {
+            LoginError::RateLimited { retry_after } | LoginError::Locked { retry_after } => {
+                ApiFailure::TooManyRequests {
+                    detail,
+                    retry_after,
+                }
+            }
+            LoginError::BadCredentials => ApiFailure::Unauthorized(detail),
+            LoginError::MfaRequired => ApiFailure::MfaRequired(detail),
+            LoginError::InvalidTotp => ApiFailure::InvalidTotpCode(detail),
+            LoginError::OidcOnly => ApiFailure::BadRequest {
+                detail,
+                field: Some("email".into()),
+            },
+            LoginError::LdapNotConfigured => ApiFailure::NotImplemented(detail),
+            LoginError::LdapUnavailable(_) => ApiFailure::Unavailable(detail),
+            LoginError::Store(e) => e.into(),
+            LoginError::Internal(m) => ApiFailure::Internal(m),
+        }
+    }
 }
 
-/// `POST /api/v1/auth/login`.
+/// The response of a successful sign-in: the JSON body and the session cookie.
+pub fn session_response(state: &AppState, headers: &HeaderMap, ok: LoginSuccess) -> Response {
+    let cookie = session_cookie(state, headers, &ok.token, ok.max_age.as_secs());
+    let body = LoginResponse {
+        token: ok.token,
+        user: user_body(&ok.user),
+        mfa_enrollment_required: ok.mfa_enrollment_required,
+    };
+    let mut resp = (StatusCode::OK, Json(body)).into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp.extensions_mut()
+        .insert(AuthenticatedUser(ok.user.email));
+    resp
+}
+
+/// `POST /api/v1/auth/login`: the JSON form of [`crate::auth::login::login`].
 pub async fn login(
     State(state): State<AppState>,
     Extension(ClientIp(client)): Extension<ClientIp>,
@@ -98,151 +130,19 @@ pub async fn login(
 ) -> Result<Response, ApiFailure> {
     let store = store(&state)?;
     let rt = auth_rt(&state)?;
-    // Without a known address (an unusual listener) every such client shares one bucket.
-    let ip = client.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    if let Err(retry_after) = rt.login_limiter.check(ip) {
-        security_event(
-            "login_rate_limited",
-            &body.email,
-            Some(ip),
-            "too many login attempts from this address",
-        );
-        return Err(ApiFailure::TooManyRequests {
-            detail: "too many login attempts from this address; try again later".into(),
-            retry_after,
-        });
-    }
-    if body.password.is_empty() {
-        return Err(ApiFailure::Unauthorized(BAD_CREDENTIALS.into()));
-    }
-    let user = match Email::parse(&body.email) {
-        Ok(e) => store.get_user_by_email(&e).await?,
-        Err(_) => None,
+    let attempt = LoginAttempt {
+        email: &body.email,
+        password: &body.password,
+        totp_code: body.totp_code.as_deref(),
+        // Without a known address (an unusual listener) every such client shares one bucket.
+        ip: client.unwrap_or(IpAddr::from([0, 0, 0, 0])),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     };
-    let Some(user) = user.filter(|u| u.active) else {
-        // Same work as a real check, so timing does not reveal whether the account exists.
-        let _ = password::verify(rt.hash_params, None, body.password.clone()).await;
-        security_event(
-            "login_failed",
-            &body.email,
-            Some(ip),
-            "login failed: unknown or inactive user",
-        );
-        return Err(ApiFailure::Unauthorized(BAD_CREDENTIALS.into()));
-    };
-    match user.provider {
-        IdentityProvider::Local => {}
-        IdentityProvider::Ldap => {
-            return Err(ApiFailure::NotImplemented(
-                "LDAP authentication is not configured on this server (SENTARI_LDAP_URL)".into(),
-            ));
-        }
-        IdentityProvider::Oidc => {
-            return Err(ApiFailure::BadRequest {
-                detail: "this account signs in through single sign-on (OIDC), not with a password"
-                    .into(),
-                field: Some("email".into()),
-            });
-        }
-    }
-    let window = rt.lockout_window();
-    let since = OffsetDateTime::now_utc() - window;
-    let (failures, last) = store.login_failures_since(user.id, since).await?;
-    if failures >= i64::from(rt.config.lockout_threshold) {
-        let unlock_at = last.unwrap_or_else(OffsetDateTime::now_utc) + window;
-        let retry = (unlock_at - OffsetDateTime::now_utc())
-            .try_into()
-            .unwrap_or(window);
-        security_event(
-            "login_locked",
-            &user.email,
-            Some(ip),
-            "login refused: account locked",
-        );
-        return Err(ApiFailure::TooManyRequests {
-            detail: "this account is temporarily locked after repeated failed logins".into(),
-            retry_after: retry,
-        });
-    }
-    let verified = password::verify(
-        rt.hash_params,
-        user.password_hash.clone(),
-        body.password.clone(),
-    )
-    .await;
-    if verified == Verified::No {
-        let n = store
-            .record_login_failure(user.id, Some(&ip.to_string()), since)
-            .await?;
-        security_event(
-            "login_failed",
-            &user.email,
-            Some(ip),
-            "login failed: wrong password",
-        );
-        if n >= i64::from(rt.config.lockout_threshold) {
-            security_event(
-                "account_locked",
-                &user.email,
-                Some(ip),
-                "account locked after repeated failed logins",
-            );
-            let _ = audit::record(
-                store,
-                "system",
-                Some(ip.to_string()),
-                "user.locked",
-                Some(user.email.clone()),
-                None,
-                Some(json!({"failures": n})),
-            )
-            .await;
-        }
-        return Err(ApiFailure::Unauthorized(BAD_CREDENTIALS.into()));
-    }
-    if verified == Verified::YesRehash
-        && let Ok(h) = password::hash(rt.hash_params, body.password.clone()).await
-    {
-        let _ = store.set_password_hash(user.id, &h).await;
-    }
-    // A fresh token at every login: a session id planted before login is never promoted.
-    let token = tokens::new_session_token();
-    let absolute = rt.session_absolute();
-    store
-        .create_session(&NewSession {
-            token_hash: tokens::session_hash(&rt.session_key, &token),
-            user_id: user.id,
-            expires_at: OffsetDateTime::now_utc() + absolute,
-            ip: Some(ip.to_string()),
-            user_agent: headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|s| s.chars().take(256).collect()),
-        })
-        .await?;
-    store.record_login(user.id).await?;
-    tracing::info!(target: SECURITY, event = "login", email = %user.email, ip = %ip, "login succeeded");
-    audit::record(
-        store,
-        &user.email,
-        Some(ip.to_string()),
-        "auth.login",
-        Some(user.email.clone()),
-        None,
-        None,
-    )
-    .await?;
-    let cookie = session_cookie(&state, &headers, &token, absolute.as_secs());
-    let body = LoginResponse {
-        token,
-        user: user_body(&user),
-    };
-    let mut resp = (StatusCode::OK, Json(body)).into_response();
-    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
-        resp.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    resp.extensions_mut().insert(AuthenticatedUser(user.email));
-    Ok(resp)
+    let ok = crate::auth::login::login(store, rt, &attempt).await?;
+    Ok(session_response(&state, &headers, ok))
 }
 
 /// `POST /api/v1/auth/logout`: deletes the session and clears the cookie.

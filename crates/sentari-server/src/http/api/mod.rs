@@ -12,6 +12,8 @@ pub mod auth;
 pub mod export;
 pub mod fleet;
 pub mod openapi;
+pub mod mfa;
+pub mod oidc;
 pub mod users;
 
 use std::time::Duration;
@@ -94,6 +96,37 @@ pub fn routes() -> Vec<ApiRoute> {
             "/api/v1/auth/api-keys/{id}",
             VIEWER,
             auth::revoke_key,
+        ),
+        // The caller's own TOTP MFA.
+        route(M::GET, "/api/v1/auth/mfa", VIEWER, mfa::status),
+        route(M::POST, "/api/v1/auth/mfa/enroll", VIEWER, mfa::enroll),
+        route(M::POST, "/api/v1/auth/mfa/confirm", VIEWER, mfa::confirm),
+        route(M::POST, "/api/v1/auth/mfa/disable", VIEWER, mfa::disable),
+        // Single sign-on (OpenID Connect): browser redirects, so both are public.
+        route(
+            M::GET,
+            "/api/v1/auth/oidc/login",
+            Access::Public,
+            oidc::login,
+        ),
+        route(
+            M::GET,
+            "/api/v1/auth/oidc/callback",
+            Access::Public,
+            oidc::callback,
+        ),
+        // Who must use MFA.
+        route(
+            M::GET,
+            "/api/v1/settings/mfa-policy",
+            ADMIN,
+            mfa::get_policy,
+        ),
+        route(
+            M::PUT,
+            "/api/v1/settings/mfa-policy",
+            ADMIN,
+            mfa::put_policy,
         ),
         // User management.
         route(M::GET, "/api/v1/users", ADMIN, users::list),
@@ -213,6 +246,17 @@ pub enum ApiFailure {
     /// 403: signed in but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// 401: the password was right, but MFA is on and no code was sent.
+    #[error("{0}")]
+    MfaRequired(String),
+    /// 401: the MFA code is wrong, expired or already used.
+    #[error("{0}")]
+    InvalidTotpCode(String),
+    /// 403: the MFA policy requires this user to enroll before anything else.
+    #[error(
+        "your role requires multi-factor authentication: enroll first (POST /api/v1/auth/mfa/enroll, then /api/v1/auth/mfa/confirm)"
+    )]
+    MfaEnrollmentRequired,
     /// 403: a cookie write from another site.
     #[error(
         "cross-site request refused: writes with the session cookie must come from this site (or use an Authorization header)"
@@ -276,6 +320,9 @@ impl IntoResponse for ApiFailure {
             ApiFailure::BadRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiFailure::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiFailure::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiFailure::MfaRequired(_) => (StatusCode::UNAUTHORIZED, "mfa_required"),
+            ApiFailure::InvalidTotpCode(_) => (StatusCode::UNAUTHORIZED, "invalid_totp_code"),
+            ApiFailure::MfaEnrollmentRequired => (StatusCode::FORBIDDEN, "mfa_enrollment_required"),
             ApiFailure::Csrf => (StatusCode::FORBIDDEN, "csrf"),
             ApiFailure::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiFailure::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

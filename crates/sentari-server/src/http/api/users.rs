@@ -233,7 +233,9 @@ pub async fn reset_mfa(
     let store = store(&state)?;
     let user = load(&state, &id).await?;
     check_manage(&p, &user)?;
-    store.set_mfa_enabled(user.id, false).await?;
+    // Clears the secret, any pending enrollment and the recovery codes, not only the flag, so
+    // the user enrolls a new authenticator from scratch.
+    store.clear_mfa(user.id).await?;
     audit::record(
         store,
         &p.actor(),
