@@ -145,7 +145,8 @@
         .then(function (html) {
           var fresh = new DOMParser().parseFromString(html, 'text/html').getElementById(region.id);
           if (!fresh) { return; }
-          var nodes = Array.prototype.map.call(fresh.childNodes, function (n) { return document.adoptNode(n); });
+          // Copy the live child list first: adopting a node removes it from `fresh`.
+          var nodes = Array.prototype.slice.call(fresh.childNodes).map(function (n) { return document.adoptNode(n); });
           region.replaceChildren.apply(region, nodes);
           initSortable(region);
           status.textContent = 'Updated at ' + new Date().toLocaleTimeString() + '.';

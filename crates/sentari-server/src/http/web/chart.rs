@@ -116,12 +116,17 @@ fn open(out: &mut String, width: u32, height: u32, kind: &str, label: &str) {
 
 fn empty(title: &str, kind: &str) -> Svg {
     let mut out = String::new();
-    open(&mut out, 400, 40, kind, &format!("{title}: no data"));
-    out.push_str("<text class=\"chart-empty\" x=\"200\" y=\"25\" text-anchor=\"middle\">No data</text></svg>");
+    open(&mut out, WIDTH, 40, kind, &format!("{title}: no data"));
+    let _ = write!(
+        out,
+        "<text class=\"chart-empty\" x=\"{}\" y=\"25\" text-anchor=\"middle\">No data</text></svg>",
+        WIDTH / 2
+    );
     Svg(out)
 }
 
-const WIDTH: u32 = 400;
+const WIDTH: u32 = 600;
+const DONUT_W: u32 = 400;
 const ROW: u32 = 26;
 const LABEL_W: f64 = 130.0;
 const VALUE_W: f64 = 50.0;
@@ -168,7 +173,8 @@ pub fn donut(title: &str, data: &[Datum]) -> Svg {
     let legend_rows = data.len() as u32;
     let height = (legend_rows * 22 + 10).max(120);
     let mut out = String::new();
-    open(&mut out, WIDTH, height, "donut", &summary(title, data));
+    // A donut needs less width than the bar charts: ring on the left, legend beside it.
+    open(&mut out, DONUT_W, height, "donut", &summary(title, data));
     // A circle of radius 100/(2π) has a circumference of 100, so dash lengths are percentages.
     let r = 100.0 / (2.0 * std::f64::consts::PI);
     let _ = write!(
@@ -198,7 +204,8 @@ pub fn donut(title: &str, data: &[Datum]) -> Svg {
             out,
             "<rect class=\"chart-mark c-{class}\" x=\"140\" y=\"{ry}\" width=\"12\" height=\"12\" rx=\"2\"/>\
              <text class=\"chart-label\" x=\"160\" y=\"{ty}\">{label}</text>\
-             <text class=\"chart-value\" x=\"390\" y=\"{ty}\" text-anchor=\"end\">{v}</text>",
+             <text class=\"chart-value\" x=\"{vx}\" y=\"{ty}\" text-anchor=\"end\">{v}</text>",
+            vx = DONUT_W - 10,
             class = class_name(&d.class),
             ry = y,
             ty = y + 11,
@@ -318,8 +325,9 @@ mod tests {
         .0;
         let w = attrs(&svg, "rect", "chart-mark", "width");
         assert_eq!(w.len(), 3);
-        assert!((w[0] - 220.0).abs() < 0.01, "{w:?}");
-        assert!((w[1] - 110.0).abs() < 0.01, "{w:?}");
+        let full = f64::from(WIDTH) - LABEL_W - VALUE_W;
+        assert!((w[0] - full).abs() < 0.01, "{w:?}");
+        assert!((w[1] - full / 2.0).abs() < 0.01, "{w:?}");
         assert_eq!(w[2], 0.0);
         assert!(svg.starts_with("<svg class=\"chart chart-bar\""));
         assert!(svg.contains("role=\"img\""));
@@ -391,8 +399,9 @@ mod tests {
         let w = attrs(&svg, "rect", "<title>", "width");
         // Legend swatches have no title; the four bar segments do.
         assert_eq!(w.len(), 4, "{svg}");
-        assert!((w[0] + w[1] - 220.0).abs() < 0.01);
-        assert!((w[2] + w[3] - 110.0).abs() < 0.01);
+        let full = f64::from(WIDTH) - LABEL_W - VALUE_W;
+        assert!((w[0] + w[1] - full).abs() < 0.01);
+        assert!((w[2] + w[3] - full / 2.0).abs() < 0.01);
         assert!(svg.contains("diagnostic (pending 3, dead 1)"));
     }
 }

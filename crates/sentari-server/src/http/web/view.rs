@@ -410,7 +410,9 @@ pub fn stamp(t: OffsetDateTime, now: OffsetDateTime) -> Stamp {
         t.second()
     );
     let secs = (now - t).whole_seconds();
-    let relative = if secs >= 0 {
+    let relative = if secs.abs() < 5 {
+        "just now".to_owned()
+    } else if secs >= 0 {
         format!("{} ago", span(secs.unsigned_abs()))
     } else {
         format!("in {}", span(secs.unsigned_abs()))
