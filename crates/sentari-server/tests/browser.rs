@@ -152,7 +152,11 @@ async fn the_dashboard_works_in_headless_chromium() {
             panic!("no screenshot {name} in {}: {pngs:?}", shots.display());
         };
         let bytes = std::fs::read(path).unwrap();
-        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 2000, "{}", path.display());
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 2000,
+            "{}",
+            path.display()
+        );
     }
     println!("screenshots: {}", shots.display());
 }

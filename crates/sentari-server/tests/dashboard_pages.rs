@@ -58,10 +58,20 @@ fn inline_violations(html: &str) -> Vec<String> {
 fn assert_security_headers(r: &sentari_client::TextAnswer, what: &str) {
     let csp = r.header("content-security-policy").unwrap_or("");
     assert!(csp.contains("default-src 'self'"), "{what}: CSP {csp:?}");
-    assert!(csp.contains("script-src 'self'") && csp.contains("style-src 'self'"), "{what}");
-    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{what}");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("style-src 'self'"),
+        "{what}"
+    );
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{what}"
+    );
     assert!(csp.contains("frame-ancestors 'none'"), "{what}");
-    assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{what}");
+    assert_eq!(
+        r.header("x-content-type-options"),
+        Some("nosniff"),
+        "{what}"
+    );
     assert_eq!(r.header("x-frame-options"), Some("DENY"), "{what}");
 }
 
@@ -103,7 +113,10 @@ async fn every_page_enforces_its_declared_minimum_role_and_shows_only_what_the_r
                     None => visitor.post(&concrete, &[]).await,
                     Some(r) => {
                         let (_, email, pw) = users.iter().find(|(x, _, _)| x == r).unwrap();
-                        Web::login(&server, email, pw).await.post(&concrete, &[]).await
+                        Web::login(&server, email, pw)
+                            .await
+                            .post(&concrete, &[])
+                            .await
                     }
                 }
             } else if *path == "/login" {
@@ -114,8 +127,8 @@ async fn every_page_enforces_its_declared_minimum_role_and_shows_only_what_the_r
             } else {
                 visitor.post(&concrete, &[]).await
             };
-            let to_login = r.status == 303
-                && r.header("location").unwrap_or("").starts_with("/login");
+            let to_login =
+                r.status == 303 && r.header("location").unwrap_or("").starts_with("/login");
             let allowed = access.allows(*role);
             let ok = match (access, role) {
                 (Access::Public, _) => r.status < 400,
@@ -144,7 +157,10 @@ async fn every_page_enforces_its_declared_minimum_role_and_shows_only_what_the_r
                 ));
                 continue;
             }
-            let html = r.header("content-type").unwrap_or("").starts_with("text/html");
+            let html = r
+                .header("content-type")
+                .unwrap_or("")
+                .starts_with("text/html");
             if html {
                 assert_security_headers(&r, &format!("{method} {path} as {who}"));
                 assert_eq!(r.header("cache-control"), Some("no-store"), "{path}");
@@ -197,25 +213,45 @@ async fn login_page_errors_lockout_redirects_and_logout() {
     let page = anon.get("/login?next=%2Fadmin%2Ftasks%3Fx%3D1").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<label for=\"email\">E-mail</label>"));
-    assert!(page.body.contains("<label for=\"password\">Password</label>"));
-    assert!(page.body.contains("name=\"next\" value=\"/admin/tasks?x=1\""));
-    assert!(!page.body.contains("class=\"sidebar\""), "no navigation before sign-in");
+    assert!(
+        page.body
+            .contains("<label for=\"password\">Password</label>")
+    );
+    assert!(
+        page.body
+            .contains("name=\"next\" value=\"/admin/tasks?x=1\"")
+    );
+    assert!(
+        !page.body.contains("class=\"sidebar\""),
+        "no navigation before sign-in"
+    );
     let r = anon
         .post(
             "/login",
-            &[("email", OWNER), ("password", OWNER_PW), ("next", "/admin/tasks?x=1")],
+            &[
+                ("email", OWNER),
+                ("password", OWNER_PW),
+                ("next", "/admin/tasks?x=1"),
+            ],
         )
         .await;
     assert_redirect(&r, "/admin/tasks?x=1");
     let cookie = session_cookie(&r).unwrap();
     let set = r.header("set-cookie").unwrap();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
 
     // Somewhere else than this site is never followed.
     let r = anon
         .post(
             "/login",
-            &[("email", OWNER), ("password", OWNER_PW), ("next", "//evil.example/")],
+            &[
+                ("email", OWNER),
+                ("password", OWNER_PW),
+                ("next", "//evil.example/"),
+            ],
         )
         .await;
     assert_redirect(&r, "/");
@@ -235,9 +271,18 @@ async fn login_page_errors_lockout_redirects_and_logout() {
         .await;
     assert_eq!(r.status, 401);
     assert!(r.body.contains("Invalid e-mail or password."), "{}", r.body);
-    assert!(r.body.contains(&format!("value=\"{OWNER}\"")), "the e-mail stays filled in");
+    assert!(
+        r.body.contains(&format!("value=\"{OWNER}\"")),
+        "the e-mail stays filled in"
+    );
     let r = anon
-        .post("/login", &[("email", "nobody@example.com"), ("password", "Wrong-Pass-1!")])
+        .post(
+            "/login",
+            &[
+                ("email", "nobody@example.com"),
+                ("password", "Wrong-Pass-1!"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 401);
     assert!(r.body.contains("Invalid e-mail or password."));
@@ -247,12 +292,21 @@ async fn login_page_errors_lockout_redirects_and_logout() {
     let pw = create_user(&server, &owner, "locked@example.com", "viewer").await;
     for _ in 0..3 {
         let r = anon
-            .post("/login", &[("email", "locked@example.com"), ("password", "Nope-Nope-1!")])
+            .post(
+                "/login",
+                &[
+                    ("email", "locked@example.com"),
+                    ("password", "Nope-Nope-1!"),
+                ],
+            )
             .await;
         assert_eq!(r.status, 401);
     }
     let r = anon
-        .post("/login", &[("email", "locked@example.com"), ("password", &pw)])
+        .post(
+            "/login",
+            &[("email", "locked@example.com"), ("password", &pw)],
+        )
         .await;
     assert_eq!(r.status, 429, "{}", r.body);
     assert!(r.body.contains("temporarily locked"), "{}", r.body);
@@ -271,10 +325,20 @@ async fn login_page_errors_lockout_redirects_and_logout() {
     .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let r = anon
-        .post("/login", &[("email", "dir@example.com"), ("password", "Directory-Pw-1!")])
+        .post(
+            "/login",
+            &[
+                ("email", "dir@example.com"),
+                ("password", "Directory-Pw-1!"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 501);
-    assert!(r.body.contains("LDAP authentication is not configured"), "{}", r.body);
+    assert!(
+        r.body.contains("LDAP authentication is not configured"),
+        "{}",
+        r.body
+    );
 
     // A login form posted from another site is refused.
     let r = anon
@@ -296,7 +360,14 @@ async fn login_page_errors_lockout_redirects_and_logout() {
     let page = anon.get("/login?notice=signed_out").await;
     assert!(page.body.contains("You are signed out."));
     // The audit log recorded the sign-ins and the sign-out.
-    let audit = call(&server, "GET", "/api/v1/audit?action=auth.logout", Some(&owner), None).await;
+    let audit = call(
+        &server,
+        "GET",
+        "/api/v1/audit?action=auth.logout",
+        Some(&owner),
+        None,
+    )
+    .await;
     assert!(audit.body["total"].as_i64().unwrap() >= 1, "{}", audit.body);
 }
 
@@ -320,7 +391,9 @@ async fn forms_need_the_session_csrf_token_and_a_same_site_origin() {
     let other_token = other.csrf.clone().unwrap();
     assert_ne!(other.csrf, admin.csrf, "tokens are per session");
     with_other.push(("csrf", &other_token));
-    let r = admin.post_raw("/admin/settings/users", &with_other, true).await;
+    let r = admin
+        .post_raw("/admin/settings/users", &with_other, true)
+        .await;
     assert_eq!(r.status, 403);
     // The right token, but sent from another site, or with neither Sec-Fetch-Site nor Origin.
     let mut with_own = fields.to_vec();
@@ -331,7 +404,9 @@ async fn forms_need_the_session_csrf_token_and_a_same_site_origin() {
         .await;
     assert_eq!(r.status, 403);
     assert!(r.body.contains("sent from another site"), "{}", r.body);
-    let r = admin.post_with("/admin/settings/users", &with_own, None).await;
+    let r = admin
+        .post_with("/admin/settings/users", &with_own, None)
+        .await;
     assert_eq!(r.status, 403);
     // None of these created the user.
     let page = admin.get("/admin/settings").await;
@@ -369,7 +444,10 @@ async fn settings_manage_users_within_the_callers_role() {
     assert!(!self_row.contains("Deactivate") && !self_row.contains("name=\"role\""));
     let viewer_row = row(&page.body, "viewer@example.com");
     assert!(viewer_row.contains("Deactivate") && viewer_row.contains("Reset password"));
-    assert!(!viewer_row.contains("Reset MFA"), "MFA is off: nothing to reset");
+    assert!(
+        !viewer_row.contains("Reset MFA"),
+        "MFA is off: nothing to reset"
+    );
     assert!(
         !viewer_row.contains("value=\"owner\""),
         "ownership is never granted from a role menu"
@@ -395,26 +473,38 @@ async fn settings_manage_users_within_the_callers_role() {
 
     // Change a role.
     let r = admin
-        .post(&format!("/admin/settings/users/{viewer_id}/role"), &[("role", "analyst")])
+        .post(
+            &format!("/admin/settings/users/{viewer_id}/role"),
+            &[("role", "analyst")],
+        )
         .await;
     assert_redirect(&r, "/admin/settings?notice=role_changed");
     let page = admin.get("/admin/settings").await;
     assert!(row(&page.body, "viewer@example.com").contains("<option value=\"analyst\" selected>"));
     // The server refuses what the page does not offer.
     let r = admin
-        .post(&format!("/admin/settings/users/{owner_id}/role"), &[("role", "viewer")])
+        .post(
+            &format!("/admin/settings/users/{owner_id}/role"),
+            &[("role", "viewer")],
+        )
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("above yours"), "{}", r.body);
     let r = admin
-        .post(&format!("/admin/settings/users/{viewer_id}/role"), &[("role", "owner")])
+        .post(
+            &format!("/admin/settings/users/{viewer_id}/role"),
+            &[("role", "owner")],
+        )
         .await;
     assert_eq!(r.status, 403);
     assert!(r.body.contains("cannot grant the owner role"), "{}", r.body);
 
     // Deactivate: the user can no longer sign in; reactivate.
     let r = admin
-        .post(&format!("/admin/settings/users/{viewer_id}/active"), &[("active", "false")])
+        .post(
+            &format!("/admin/settings/users/{viewer_id}/active"),
+            &[("active", "false")],
+        )
         .await;
     assert_redirect(&r, "/admin/settings?notice=user_deactivated");
     let r = login_raw(&server, "viewer@example.com", &users[0].2).await;
@@ -423,13 +513,19 @@ async fn settings_manage_users_within_the_callers_role() {
     assert!(row(&page.body, "viewer@example.com").contains("deactivated"));
     assert!(row(&page.body, "viewer@example.com").contains("Reactivate"));
     let r = admin
-        .post(&format!("/admin/settings/users/{viewer_id}/active"), &[("active", "true")])
+        .post(
+            &format!("/admin/settings/users/{viewer_id}/active"),
+            &[("active", "true")],
+        )
         .await;
     assert_redirect(&r, "/admin/settings?notice=user_reactivated");
 
     // Reset password with the policy; then the new one works.
     let r = admin
-        .post(&format!("/admin/settings/users/{viewer_id}/password"), &[("password", "weak")])
+        .post(
+            &format!("/admin/settings/users/{viewer_id}/password"),
+            &[("password", "weak")],
+        )
         .await;
     assert_eq!(r.status, 400);
     assert!(r.body.contains("does not meet the policy"), "{}", r.body);
@@ -440,7 +536,12 @@ async fn settings_manage_users_within_the_callers_role() {
         )
         .await;
     assert_redirect(&r, "/admin/settings?notice=password_reset");
-    assert_eq!(login_raw(&server, "viewer@example.com", "Brand-New-Pass-7?").await.status, 200);
+    assert_eq!(
+        login_raw(&server, "viewer@example.com", "Brand-New-Pass-7?")
+            .await
+            .status,
+        200
+    );
 
     // Unlock and MFA reset answer with their confirmations.
     let r = admin
@@ -456,7 +557,11 @@ async fn settings_manage_users_within_the_callers_role() {
     let r = admin
         .post(
             "/admin/settings/users",
-            &[("email", "not-an-email"), ("role", "viewer"), ("password", "Good-Pass-123!")],
+            &[
+                ("email", "not-an-email"),
+                ("role", "viewer"),
+                ("password", "Good-Pass-123!"),
+            ],
         )
         .await;
     assert_eq!(r.status, 400);
@@ -478,7 +583,14 @@ async fn settings_manage_users_within_the_callers_role() {
     assert!(dir_row.contains("ldap") && !dir_row.contains("Reset password"));
 
     // Every change is in the audit log.
-    let audit = call(&server, "GET", "/api/v1/audit?page_size=100", Some(&owner_token), None).await;
+    let audit = call(
+        &server,
+        "GET",
+        "/api/v1/audit?page_size=100",
+        Some(&owner_token),
+        None,
+    )
+    .await;
     let actions: Vec<&str> = audit.body["items"]
         .as_array()
         .unwrap()
@@ -506,7 +618,11 @@ async fn enrollment_tokens_are_shown_once_listed_and_revoked() {
     let r = admin
         .post(
             "/admin/settings/tokens",
-            &[("ttl", "7d"), ("max_uses", "5"), ("tags", "site:paris, env:prod")],
+            &[
+                ("ttl", "7d"),
+                ("max_uses", "5"),
+                ("tags", "site:paris, env:prod"),
+            ],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -517,10 +633,16 @@ async fn enrollment_tokens_are_shown_once_listed_and_revoked() {
     // The install command pins the CA by its fingerprint.
     let cmd_at = r.body.find("id=\"install-command\">").unwrap();
     let cmd = &r.body[cmd_at..cmd_at + 600];
-    assert!(cmd.contains("--enroll-token-file /root/sentari-token"), "{cmd}");
+    assert!(
+        cmd.contains("--enroll-token-file /root/sentari-token"),
+        "{cmd}"
+    );
     assert!(cmd.contains(&token));
     let fp_at = cmd.find("--ca-fingerprint ").unwrap() + "--ca-fingerprint ".len();
-    let fp: String = cmd[fp_at..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    let fp: String = cmd[fp_at..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .collect();
     assert_eq!(fp.len(), 64, "{cmd}");
     let ca_show = env.run(&["ca", "show"], &auth_vars(&[]));
     assert!(
@@ -536,18 +658,29 @@ async fn enrollment_tokens_are_shown_once_listed_and_revoked() {
     assert!(page.body.contains("0 / 5"));
     assert!(page.body.contains(">active</span>"));
     let list = env.run(&["enroll-token", "list"], &auth_vars(&[]));
-    assert!(list.stdout.contains("site:paris,env:prod"), "{}", list.stdout);
-    let id_at = page.body.find("/admin/settings/tokens/").unwrap() + "/admin/settings/tokens/".len();
+    assert!(
+        list.stdout.contains("site:paris,env:prod"),
+        "{}",
+        list.stdout
+    );
+    let id_at =
+        page.body.find("/admin/settings/tokens/").unwrap() + "/admin/settings/tokens/".len();
     let id: String = page.body[id_at..].chars().take(36).collect();
 
     // Bad input is explained.
     let r = admin
-        .post("/admin/settings/tokens", &[("ttl", "3w"), ("max_uses", ""), ("tags", "")])
+        .post(
+            "/admin/settings/tokens",
+            &[("ttl", "3w"), ("max_uses", ""), ("tags", "")],
+        )
         .await;
     assert_eq!(r.status, 400);
     assert!(r.body.contains("Invalid duration unit"), "{}", r.body);
     let r = admin
-        .post("/admin/settings/tokens", &[("ttl", ""), ("max_uses", "0"), ("tags", "")])
+        .post(
+            "/admin/settings/tokens",
+            &[("ttl", ""), ("max_uses", "0"), ("tags", "")],
+        )
         .await;
     assert_eq!(r.status, 400);
 
@@ -564,10 +697,27 @@ async fn enrollment_tokens_are_shown_once_listed_and_revoked() {
         .await;
     assert_eq!(r.status, 404);
     let owner = login(&server, OWNER, OWNER_PW).await;
-    let audit = call(&server, "GET", "/api/v1/audit?action=enrollment_token.create", Some(&owner), None).await;
+    let audit = call(
+        &server,
+        "GET",
+        "/api/v1/audit?action=enrollment_token.create",
+        Some(&owner),
+        None,
+    )
+    .await;
     assert_eq!(audit.body["total"], 1, "{}", audit.body);
-    assert_eq!(audit.body["items"][0]["after"]["tags"], json!(["site:paris", "env:prod"]));
-    let audit = call(&server, "GET", "/api/v1/audit?action=enrollment_token.revoke", Some(&owner), None).await;
+    assert_eq!(
+        audit.body["items"][0]["after"]["tags"],
+        json!(["site:paris", "env:prod"])
+    );
+    let audit = call(
+        &server,
+        "GET",
+        "/api/v1/audit?action=enrollment_token.revoke",
+        Some(&owner),
+        None,
+    )
+    .await;
     assert_eq!(audit.body["total"], 1);
 }
 
@@ -587,10 +737,14 @@ async fn tasks_show_queues_failures_dead_jobs_and_processes_with_retry_and_purge
         .await
         .unwrap();
     let admin = Web::login(&server, OWNER, OWNER_PW).await;
-    let page = eventually(Duration::from_secs(30), "the failures on Admin → Tasks", || async {
-        let p = admin.get("/admin/tasks").await;
-        (p.body.contains("disk on fire") && p.body.contains("still warming up")).then_some(p)
-    })
+    let page = eventually(
+        Duration::from_secs(30),
+        "the failures on Admin → Tasks",
+        || async {
+            let p = admin.get("/admin/tasks").await;
+            (p.body.contains("disk on fire") && p.body.contains("still warming up")).then_some(p)
+        },
+    )
     .await;
     assert_eq!(page.status, 200);
     let section = |html: &str, id: &str| -> String {
@@ -598,40 +752,81 @@ async fn tasks_show_queues_failures_dead_jobs_and_processes_with_retry_and_purge
         html[start..].split("</section>").next().unwrap().to_owned()
     };
     let dead = section(&page.body, "dead");
-    assert!(dead.contains("disk on fire") && dead.contains("Retry"), "{dead}");
+    assert!(
+        dead.contains("disk on fire") && dead.contains("Retry"),
+        "{dead}"
+    );
     let failures = section(&page.body, "failures");
-    assert!(failures.contains("still warming up") && failures.contains("1 / 5"), "{failures}");
+    assert!(
+        failures.contains("still warming up") && failures.contains("1 / 5"),
+        "{failures}"
+    );
     let queues = section(&page.body, "queues");
-    assert!(queues.contains("<svg class=\"chart chart-stacked\""), "{queues}");
+    assert!(
+        queues.contains("<svg class=\"chart chart-stacked\""),
+        "{queues}"
+    );
     assert!(queues.contains("diagnostic"));
     let processes = section(&page.body, "processes");
-    assert!(processes.contains("<td>serve</td>") && processes.contains("alive"), "{processes}");
-    assert!(processes.contains("osv_sync") || processes.contains("retention"), "schedules are listed: {processes}");
+    assert!(
+        processes.contains("<td>serve</td>") && processes.contains("alive"),
+        "{processes}"
+    );
+    assert!(
+        processes.contains("osv_sync") || processes.contains("retention"),
+        "schedules are listed: {processes}"
+    );
     assert!(page.body.contains("data-refresh=\"5\""));
 
     // Retry the dead job: it runs again (and dies again, since it fails on purpose).
     let job_at = dead.find("data-job=\"").unwrap() + "data-job=\"".len();
     let job: String = dead[job_at..].chars().take(36).collect();
-    let r = admin.post(&format!("/admin/tasks/jobs/{job}/retry"), &[]).await;
+    let r = admin
+        .post(&format!("/admin/tasks/jobs/{job}/retry"), &[])
+        .await;
     assert_redirect(&r, "/admin/tasks?notice=retried");
-    let r = admin.post(&format!("/admin/tasks/jobs/{job}/retry"), &[]).await;
-    assert!(r.status == 404 || r.status == 303, "a job no longer dead: {}", r.status);
-    eventually(Duration::from_secs(30), "the retried job to die again", || async {
-        let p = admin.get("/admin/tasks").await;
-        section(&p.body, "dead").contains("disk on fire").then_some(())
-    })
+    let r = admin
+        .post(&format!("/admin/tasks/jobs/{job}/retry"), &[])
+        .await;
+    assert!(
+        r.status == 404 || r.status == 303,
+        "a job no longer dead: {}",
+        r.status
+    );
+    eventually(
+        Duration::from_secs(30),
+        "the retried job to die again",
+        || async {
+            let p = admin.get("/admin/tasks").await;
+            section(&p.body, "dead")
+                .contains("disk on fire")
+                .then_some(())
+        },
+    )
     .await;
 
     // Purge dead jobs of the kind.
-    let r = admin.post("/admin/tasks/purge", &[("kind", "diagnostic")]).await;
+    let r = admin
+        .post("/admin/tasks/purge", &[("kind", "diagnostic")])
+        .await;
     assert_redirect(&r, "/admin/tasks?notice=purged&n=1");
     let page = admin.get("/admin/tasks?notice=purged&n=1").await;
     assert!(page.body.contains("1 dead job purged."));
     assert!(section(&page.body, "dead").contains("No dead jobs."));
-    assert!(section(&page.body, "failures").contains("still warming up"), "purging dead jobs leaves the others");
+    assert!(
+        section(&page.body, "failures").contains("still warming up"),
+        "purging dead jobs leaves the others"
+    );
     let owner = login(&server, OWNER, OWNER_PW).await;
     for action in ["job.retry", "jobs.purge"] {
-        let audit = call(&server, "GET", &format!("/api/v1/audit?action={action}"), Some(&owner), None).await;
+        let audit = call(
+            &server,
+            "GET",
+            &format!("/api/v1/audit?action={action}"),
+            Some(&owner),
+            None,
+        )
+        .await;
         assert_eq!(audit.body["total"], 1, "{action}: {}", audit.body);
     }
     store.close().await;
@@ -656,7 +851,10 @@ async fn audit_log_filters_pages_and_reports_a_broken_chain() {
     assert!(!page.body.contains("<code>user.create</code>"));
     assert!(page.body.contains("value=\"auth.login\""));
     let page = analyst
-        .get(&format!("/admin/audit?actor={}", analyst_email.to_uppercase()))
+        .get(&format!(
+            "/admin/audit?actor={}",
+            analyst_email.to_uppercase()
+        ))
         .await;
     assert!(page.body.contains(&format!("<td>{analyst_email}</td>")));
     assert!(!page.body.contains(&format!("<td>{OWNER}</td>")));
@@ -712,14 +910,28 @@ async fn profile_changes_the_password_and_manages_api_keys() {
     assert!(page.body.contains("<option value=\"viewer\" selected>"));
     assert!(!page.body.contains("<option value=\"analyst\""));
     let r = viewer
-        .post("/profile/api-keys", &[("name", "too-strong"), ("role", "admin"), ("expires_days", "")])
+        .post(
+            "/profile/api-keys",
+            &[
+                ("name", "too-strong"),
+                ("role", "admin"),
+                ("expires_days", ""),
+            ],
+        )
         .await;
     assert_eq!(r.status, 403);
     assert!(r.body.contains("above your own"), "{}", r.body);
 
     // Create a key: shown once, works as a bearer token, then revoked.
     let r = viewer
-        .post("/profile/api-keys", &[("name", "ci-export"), ("role", "viewer"), ("expires_days", "30")])
+        .post(
+            "/profile/api-keys",
+            &[
+                ("name", "ci-export"),
+                ("role", "viewer"),
+                ("expires_days", "30"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let at = r.body.find("id=\"new-key\">").unwrap() + "id=\"new-key\">".len();
@@ -733,41 +945,89 @@ async fn profile_changes_the_password_and_manages_api_keys() {
     assert!(page.body.contains("ci-export"));
     let id_at = page.body.find("/profile/api-keys/").unwrap() + "/profile/api-keys/".len();
     let id: String = page.body[id_at..].chars().take(36).collect();
-    let r = viewer.post(&format!("/profile/api-keys/{id}/revoke"), &[]).await;
-    assert_redirect(&r, "/profile?notice=key_revoked");
-    assert_eq!(call(&server, "GET", "/api/v1/auth/me", Some(&key), None).await.status, 401);
     let r = viewer
-        .post("/profile/api-keys", &[("name", ""), ("role", "viewer"), ("expires_days", "")])
+        .post(&format!("/profile/api-keys/{id}/revoke"), &[])
+        .await;
+    assert_redirect(&r, "/profile?notice=key_revoked");
+    assert_eq!(
+        call(&server, "GET", "/api/v1/auth/me", Some(&key), None)
+            .await
+            .status,
+        401
+    );
+    let r = viewer
+        .post(
+            "/profile/api-keys",
+            &[("name", ""), ("role", "viewer"), ("expires_days", "")],
+        )
         .await;
     assert_eq!(r.status, 400);
 
     // Password: mismatch, policy, wrong current password, then success.
     let r = viewer
-        .post("/profile/password", &[("current", viewer_pw), ("new", "Another-Pass-9!"), ("confirm", "Different-9!")])
+        .post(
+            "/profile/password",
+            &[
+                ("current", viewer_pw),
+                ("new", "Another-Pass-9!"),
+                ("confirm", "Different-9!"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 400);
     assert!(r.body.contains("confirmation differ"));
     let r = viewer
-        .post("/profile/password", &[("current", viewer_pw), ("new", "weakweak"), ("confirm", "weakweak")])
+        .post(
+            "/profile/password",
+            &[
+                ("current", viewer_pw),
+                ("new", "weakweak"),
+                ("confirm", "weakweak"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 400);
     assert!(r.body.contains("does not meet the policy"));
     let r = viewer
-        .post("/profile/password", &[("current", "Not-My-Pass-1!"), ("new", "Another-Pass-9!"), ("confirm", "Another-Pass-9!")])
+        .post(
+            "/profile/password",
+            &[
+                ("current", "Not-My-Pass-1!"),
+                ("new", "Another-Pass-9!"),
+                ("confirm", "Another-Pass-9!"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 400);
     assert!(r.body.contains("current password is wrong"));
     let r = viewer
-        .post("/profile/password", &[("current", viewer_pw), ("new", "Another-Pass-9!"), ("confirm", "Another-Pass-9!")])
+        .post(
+            "/profile/password",
+            &[
+                ("current", viewer_pw),
+                ("new", "Another-Pass-9!"),
+                ("confirm", "Another-Pass-9!"),
+            ],
+        )
         .await;
     assert_redirect(&r, "/login?notice=password_changed");
     // Every session ended; the old password is gone, the new one works.
     assert_redirect(&viewer.get("/profile").await, "/login");
-    assert_eq!(login_raw(&server, viewer_email, viewer_pw).await.status, 401);
+    assert_eq!(
+        login_raw(&server, viewer_email, viewer_pw).await.status,
+        401
+    );
     let again = Web::login(&server, viewer_email, "Another-Pass-9!").await;
     assert_eq!(again.get("/profile").await.status, 200);
     let owner = login(&server, OWNER, OWNER_PW).await;
-    let audit = call(&server, "GET", "/api/v1/audit?action=user.change_password", Some(&owner), None).await;
+    let audit = call(
+        &server,
+        "GET",
+        "/api/v1/audit?action=user.change_password",
+        Some(&owner),
+        None,
+    )
+    .await;
     assert_eq!(audit.body["total"], 1);
 }
 
@@ -776,16 +1036,26 @@ async fn a_degraded_ca_shows_a_banner_on_every_page() {
     let env = Env::new().await;
     let server = start(&env, &[]).await;
     let web = Web::login(&server, OWNER, OWNER_PW).await;
-    assert!(!web.get("/fleet/overview").await.body.contains("class=\"banner "));
+    assert!(
+        !web.get("/fleet/overview")
+            .await
+            .body
+            .contains("class=\"banner ")
+    );
     drop(web);
     server.kill();
     // Another passphrase cannot decrypt the CA key: the server starts degraded.
-    let server = start(&env, &[("SENTARI_CA_PASSPHRASE_KEY", "a-different-passphrase-123")]).await;
+    let server = start(
+        &env,
+        &[("SENTARI_CA_PASSPHRASE_KEY", "a-different-passphrase-123")],
+    )
+    .await;
     let web = Web::login(&server, OWNER, OWNER_PW).await;
     for path in ["/fleet/overview", "/admin/settings", "/profile"] {
         let page = web.get(path).await;
         assert!(
-            page.body.contains("<strong>Certificate authority degraded.</strong>"),
+            page.body
+                .contains("<strong>Certificate authority degraded.</strong>"),
             "{path}: {}",
             page.body
         );
@@ -805,7 +1075,10 @@ async fn static_files_are_cached_by_version_and_revalidated_otherwise() {
     let r = anon.get(&css_url).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
-    assert_eq!(r.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
     let etag = r.header("etag").unwrap().to_owned();
     let r = anon.get("/static/app.css").await;
     assert_eq!(r.header("cache-control"), Some("no-cache"));
@@ -817,7 +1090,10 @@ async fn static_files_are_cached_by_version_and_revalidated_otherwise() {
     assert_eq!(r.status, 304);
     assert!(r.body.is_empty());
     let r = anon.get("/static/app.js").await;
-    assert_eq!(r.header("content-type"), Some("text/javascript; charset=utf-8"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
     assert!(r.body.contains("data-refresh"));
     assert_eq!(anon.get("/static/nope.js").await.status, 404);
     assert_eq!(anon.get("/static/favicon.svg").await.status, 200);

@@ -85,9 +85,18 @@ impl<'a> Web<'a> {
     }
 
     /// Posts exactly `fields`, with or without the same-origin headers.
-    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)], same_site: bool) -> TextAnswer {
-        self.post_with(path, fields, if same_site { Some("same-origin") } else { None })
-            .await
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        same_site: bool,
+    ) -> TextAnswer {
+        self.post_with(
+            path,
+            fields,
+            if same_site { Some("same-origin") } else { None },
+        )
+        .await
     }
 
     /// Posts exactly `fields` with the given `Sec-Fetch-Site` (and a matching `Origin` when it

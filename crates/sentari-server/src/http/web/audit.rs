@@ -126,8 +126,8 @@ pub fn parse_time(s: &str) -> Result<Option<OffsetDateTime>, String> {
     }
     let minutes = format_description!("[year]-[month]-[day]T[hour]:[minute]");
     let seconds = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-    if let Ok(t) = PrimitiveDateTime::parse(s, &minutes)
-        .or_else(|_| PrimitiveDateTime::parse(s, &seconds))
+    if let Ok(t) =
+        PrimitiveDateTime::parse(s, &minutes).or_else(|_| PrimitiveDateTime::parse(s, &seconds))
     {
         return Ok(Some(t.assume_utc()));
     }

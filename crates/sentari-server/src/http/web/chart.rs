@@ -334,7 +334,10 @@ mod tests {
         assert!(svg.contains("aria-label=\"Findings by severity: critical 10, high 5, low 0\""));
         assert!(svg.contains("class=\"chart-mark c-critical\""));
         assert!(svg.ends_with("</svg>"));
-        assert!(!svg.contains("style="), "inline style is forbidden by the CSP");
+        assert!(
+            !svg.contains("style="),
+            "inline style is forbidden by the CSP"
+        );
     }
 
     #[test]
@@ -386,16 +389,26 @@ mod tests {
         let offsets = attrs(&svg, "circle", "chart-ring", "stroke-dashoffset");
         assert_eq!(offsets, vec![25.0, -50.0]);
         assert!(svg.contains(">4</text>"), "the total is in the middle");
-        assert!(svg.contains(">None</text>"), "the legend lists every category");
+        assert!(
+            svg.contains(">None</text>"),
+            "the legend lists every category"
+        );
     }
 
     #[test]
     fn stacked_rows_scale_to_the_largest_total() {
         let row = |label: &str, a: u64, b: u64| StackRow {
             label: label.into(),
-            segments: vec![Datum::new("pending", a, "pending"), Datum::new("dead", b, "dead")],
+            segments: vec![
+                Datum::new("pending", a, "pending"),
+                Datum::new("dead", b, "dead"),
+            ],
         };
-        let svg = stacked_bar("Queue depth", &[row("diagnostic", 3, 1), row("retention", 1, 1)]).0;
+        let svg = stacked_bar(
+            "Queue depth",
+            &[row("diagnostic", 3, 1), row("retention", 1, 1)],
+        )
+        .0;
         let w = attrs(&svg, "rect", "<title>", "width");
         // Legend swatches have no title; the four bar segments do.
         assert_eq!(w.len(), 4, "{svg}");

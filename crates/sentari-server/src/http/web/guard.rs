@@ -78,7 +78,10 @@ pub async fn guard(State(access): State<Access>, req: Request, next: Next) -> Re
     if req.method() != Method::POST {
         return next.run(req).await;
     }
-    let user = principal.as_ref().map(|p| p.user.email.as_str()).unwrap_or("-");
+    let user = principal
+        .as_ref()
+        .map(|p| p.user.email.as_str())
+        .unwrap_or("-");
     if !same_site_request(req.headers()) {
         tracing::warn!(
             target: SECURITY,
@@ -127,5 +130,6 @@ pub async fn guard(State(access): State<Access>, req: Request, next: Next) -> Re
             "The form's security token is missing or out of date (perhaps you signed in again in another tab). Reload the page and submit it again.",
         );
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }

@@ -96,7 +96,9 @@ fn notice_text(code: Option<&str>) -> Option<String> {
     let text = match code? {
         "signed_out" => "You are signed out.",
         "session_ended" => "Your session has ended. Sign in again and repeat the last action.",
-        "password_changed" => "Your password was changed and every session signed out. Sign in with the new password.",
+        "password_changed" => {
+            "Your password was changed and every session signed out. Sign in with the new password."
+        }
         _ => return None,
     };
     Some(text.to_owned())
@@ -145,10 +147,7 @@ fn login_message(f: &Failure) -> String {
             f.message
         ),
         "rate_limited" => format!("{}{wait}", f.message),
-        "unavailable" => format!(
-            "{} Sign-in is not possible until it is back.",
-            f.message
-        ),
+        "unavailable" => format!("{} Sign-in is not possible until it is back.", f.message),
         _ => f.message.clone(),
     }
 }

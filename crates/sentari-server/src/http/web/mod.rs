@@ -61,10 +61,8 @@ where
     } else {
         MethodFilter::GET
     };
-    let handler = on(filter, handler).layer(axum::middleware::from_fn_with_state(
-        access,
-        guard::guard,
-    ));
+    let handler =
+        on(filter, handler).layer(axum::middleware::from_fn_with_state(access, guard::guard));
     WebRoute {
         method,
         path,
@@ -100,7 +98,12 @@ pub fn routes() -> Vec<WebRoute> {
         page(M::GET, "/security/cve", VIEWER, fleet::cve),
         // Admin → Settings: users, enrollment tokens, CVE feed.
         page(M::GET, "/admin/settings", ADMIN, settings::page),
-        page(M::POST, "/admin/settings/users", ADMIN, settings::create_user),
+        page(
+            M::POST,
+            "/admin/settings/users",
+            ADMIN,
+            settings::create_user,
+        ),
         page(
             M::POST,
             "/admin/settings/users/{id}/role",
@@ -145,18 +148,18 @@ pub fn routes() -> Vec<WebRoute> {
         ),
         // Admin → Tasks: the job queue.
         page(M::GET, "/admin/tasks", ADMIN, tasks::page),
-        page(
-            M::POST,
-            "/admin/tasks/jobs/{id}/retry",
-            ADMIN,
-            tasks::retry,
-        ),
+        page(M::POST, "/admin/tasks/jobs/{id}/retry", ADMIN, tasks::retry),
         page(M::POST, "/admin/tasks/purge", ADMIN, tasks::purge),
         // Admin → Audit log.
         page(M::GET, "/admin/audit", ANALYST, audit::page),
         // The caller's own account.
         page(M::GET, "/profile", VIEWER, profile::page),
-        page(M::POST, "/profile/password", VIEWER, profile::change_password),
+        page(
+            M::POST,
+            "/profile/password",
+            VIEWER,
+            profile::change_password,
+        ),
         page(M::POST, "/profile/api-keys", VIEWER, profile::create_key),
         page(
             M::POST,

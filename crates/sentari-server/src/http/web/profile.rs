@@ -25,11 +25,14 @@ use time::OffsetDateTime;
 
 use super::session::WebUser;
 use super::view::{self, Failure, Layout, Stamp};
-use crate::auth::password::{self, Verified};
 use crate::auth::audit;
+use crate::auth::password::{self, Verified};
 use crate::http::api::{self, JsonBody};
 use crate::logging::SECURITY;
 use crate::state::AppState;
+
+/// The most API keys the page lists.
+pub const MAX_KEY_ROWS: usize = 200;
 
 /// One API key as listed.
 #[derive(Debug, Clone)]
@@ -81,8 +84,10 @@ pub struct ProfilePage {
     pub mfa: bool,
     /// The last sign-in.
     pub last_login: Option<Stamp>,
-    /// The user's API keys.
+    /// The user's API keys, newest first, at most [`MAX_KEY_ROWS`].
     pub keys: Vec<KeyRow>,
+    /// How many older keys are not listed.
+    pub keys_hidden: usize,
     /// Roles a new key may have.
     pub key_roles: Vec<&'static str>,
     /// The key just created, once.
@@ -116,8 +121,11 @@ async fn render_page(
         }
     };
     let now = OffsetDateTime::now_utc();
+    // Newest first; a user who made thousands of keys still gets a page that renders fast.
+    let keys_hidden = keys.len().saturating_sub(MAX_KEY_ROWS);
     let keys = keys
         .into_iter()
+        .take(MAX_KEY_ROWS)
         .map(|k| KeyRow {
             state: if k.revoked_at.is_some() {
                 "revoked"
@@ -148,6 +156,7 @@ async fn render_page(
         mfa: p.user.mfa_enabled,
         last_login: p.user.last_login_at.map(|t| view::stamp(t, now)),
         keys,
+        keys_hidden,
         key_roles: Role::ALL
             .iter()
             .filter(|r| **r <= p.role)
@@ -229,7 +238,12 @@ pub async fn change_password(
         .await;
     }
     if f.new != f.confirm {
-        return fail(&state, &user, bad("the new password and its confirmation differ")).await;
+        return fail(
+            &state,
+            &user,
+            bad("the new password and its confirmation differ"),
+        )
+        .await;
     }
     if let Err(e) = check_password_policy(&f.new) {
         return fail(&state, &user, bad(&e.to_string())).await;
@@ -241,7 +255,12 @@ pub async fn change_password(
     // The current password is guessed like a sign-in password, so it is limited like one.
     let ip = p.ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
     if let Err(retry) = rt.login_limiter.check(ip) {
-        security_event("password_change_rate_limited", &p.user.email, Some(ip), "too many password attempts from this address");
+        security_event(
+            "password_change_rate_limited",
+            &p.user.email,
+            Some(ip),
+            "too many password attempts from this address",
+        );
         let mut f = Failure::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -280,7 +299,12 @@ pub async fn change_password(
         let _ = store
             .record_login_failure(p.user.id, Some(&ip.to_string()), since)
             .await;
-        security_event("password_change_failed", &p.user.email, Some(ip), "password change refused: wrong current password");
+        security_event(
+            "password_change_failed",
+            &p.user.email,
+            Some(ip),
+            "password change refused: wrong current password",
+        );
         return fail(&state, &user, bad("the current password is wrong")).await;
     }
     let new_hash = match password::hash(rt.hash_params, f.new).await {

@@ -32,11 +32,7 @@ pub async fn headers(State(policy): State<HeaderPolicy>, req: Request, next: Nex
             h.insert(name, HeaderValue::from_static(value));
         }
     };
-    set(
-        h,
-        header::CONTENT_SECURITY_POLICY,
-        CONTENT_SECURITY_POLICY,
-    );
+    set(h, header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::REFERRER_POLICY, "same-origin");

@@ -178,7 +178,11 @@ pub struct SettingsPage {
     pub feed: FeedSettings,
 }
 
-fn user_rows(users: Vec<sentari_store::User>, p: &crate::auth::Principal, now: OffsetDateTime) -> Vec<UserRow> {
+fn user_rows(
+    users: Vec<sentari_store::User>,
+    p: &crate::auth::Principal,
+    now: OffsetDateTime,
+) -> Vec<UserRow> {
     users
         .into_iter()
         .map(|u| {
@@ -219,7 +223,8 @@ fn user_rows(users: Vec<sentari_store::User>, p: &crate::auth::Principal, now: O
 }
 
 fn token_rows(tokens: Vec<sentari_store::EnrollmentToken>, now: OffsetDateTime) -> Vec<TokenRow> {
-    let mut rows: Vec<TokenRow> = tokens
+    // The store lists them newest first, so the token just made is at the top.
+    tokens
         .into_iter()
         .map(|t| {
             let state = t.state(now);
@@ -244,10 +249,7 @@ fn token_rows(tokens: Vec<sentari_store::EnrollmentToken>, now: OffsetDateTime) 
                 can_revoke: t.revoked_at.is_none(),
             }
         })
-        .collect();
-    // Newest first: the token just made is at the top.
-    rows.sort_by(|a, b| b.created.iso.cmp(&a.created.iso));
-    rows
+        .collect()
 }
 
 /// Renders the page with an optional confirmation, error and newly created token.
@@ -318,9 +320,13 @@ fn notice_text(code: Option<&str>) -> Option<String> {
         "user_deactivated" => "User deactivated and signed out everywhere.",
         "user_reactivated" => "User reactivated.",
         "password_reset" => "Password reset. The user's sessions were signed out.",
-        "mfa_reset" => "Two-factor authentication reset; the user enrolls again at their next sign-in if it is required.",
+        "mfa_reset" => {
+            "Two-factor authentication reset; the user enrolls again at their next sign-in if it is required."
+        }
         "user_unlocked" => "Failed sign-ins forgotten: the account is unlocked.",
-        "token_revoked" => "Enrollment token revoked. Agents already enrolled with it keep working.",
+        "token_revoked" => {
+            "Enrollment token revoked. Agents already enrolled with it keep working."
+        }
         _ => return None,
     };
     Some(t.to_owned())
@@ -435,7 +441,14 @@ pub async fn set_role(
         role: Some(role),
         ..UpdateUserRequest::default()
     };
-    match api::users::update(State(state.clone()), user.principal.clone(), Path(id), JsonBody(req)).await {
+    match api::users::update(
+        State(state.clone()),
+        user.principal.clone(),
+        Path(id),
+        JsonBody(req),
+    )
+    .await
+    {
         Ok(_) => done("role_changed", "users"),
         Err(e) => api_fail(&state, &user, e).await,
     }
@@ -464,7 +477,14 @@ pub async fn set_active(
         active: Some(active),
         ..UpdateUserRequest::default()
     };
-    match api::users::update(State(state.clone()), user.principal.clone(), Path(id), JsonBody(req)).await {
+    match api::users::update(
+        State(state.clone()),
+        user.principal.clone(),
+        Path(id),
+        JsonBody(req),
+    )
+    .await
+    {
         Ok(_) if active => done("user_reactivated", "users"),
         Ok(_) => done("user_deactivated", "users"),
         Err(e) => api_fail(&state, &user, e).await,
@@ -488,7 +508,14 @@ pub async fn reset_password(
     let req = ResetPasswordRequest {
         password: f.password,
     };
-    match api::users::reset_password(State(state.clone()), user.principal.clone(), Path(id), JsonBody(req)).await {
+    match api::users::reset_password(
+        State(state.clone()),
+        user.principal.clone(),
+        Path(id),
+        JsonBody(req),
+    )
+    .await
+    {
         Ok(_) => done("password_reset", "users"),
         Err(e) => api_fail(&state, &user, e).await,
     }
@@ -535,13 +562,24 @@ pub struct TokenForm {
 /// The most tags one token may give.
 const MAX_TAGS: usize = 20;
 
-/// Validates the token form into what the store takes (without the hash).
+/// A validated token form: what the store takes, without the hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSpec {
+    /// When it stops working.
+    pub expires_at: Option<OffsetDateTime>,
+    /// How many enrollments it allows.
+    pub max_uses: Option<i32>,
+    /// Tags enrolled devices get.
+    pub tags: Vec<String>,
+}
+
+/// Validates the token form.
 pub fn parse_token_form(
     ttl: &str,
     max_uses: &str,
     tags: &str,
     now: OffsetDateTime,
-) -> Result<(Option<OffsetDateTime>, Option<i32>, Vec<String>), String> {
+) -> Result<TokenSpec, String> {
     let ttl = ttl.trim();
     let expires_at = if ttl.is_empty() || ttl == "never" {
         None
@@ -549,14 +587,18 @@ pub fn parse_token_form(
         Some(now + enroll_token::parse_ttl(ttl)?)
     };
     let max_uses = max_uses.trim();
-    let max_uses = if max_uses.is_empty() {
-        None
-    } else {
-        match max_uses.parse::<i32>() {
-            Ok(n) if (1..=1_000_000).contains(&n) => Some(n),
-            _ => return Err("maximum uses must be a whole number from 1 to 1000000, or empty for unlimited".into()),
-        }
-    };
+    let max_uses =
+        if max_uses.is_empty() {
+            None
+        } else {
+            match max_uses.parse::<i32>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => Some(n),
+                _ => return Err(
+                    "maximum uses must be a whole number from 1 to 1000000, or empty for unlimited"
+                        .into(),
+                ),
+            }
+        };
     let tags = tags
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|t| !t.is_empty())
@@ -565,7 +607,11 @@ pub fn parse_token_form(
     if tags.len() > MAX_TAGS {
         return Err(format!("at most {MAX_TAGS} tags per token"));
     }
-    Ok((expires_at, max_uses, tags))
+    Ok(TokenSpec {
+        expires_at,
+        max_uses,
+        tags,
+    })
 }
 
 /// The host name the browser used, when it is a plain name or address (it goes into a shell
@@ -576,7 +622,10 @@ fn agent_host(state: &AppState, headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default()
+        rest.split(']')
+            .next()
+            .map(|h| format!("[{h}]"))
+            .unwrap_or_default()
     } else {
         host.split(':').next().unwrap_or("").to_owned()
     };
@@ -632,7 +681,11 @@ pub async fn create_token(
     Form(f): Form<TokenForm>,
 ) -> Response {
     let now = OffsetDateTime::now_utc();
-    let (expires_at, max_uses, tags) = match parse_token_form(&f.ttl, &f.max_uses, &f.tags, now) {
+    let TokenSpec {
+        expires_at,
+        max_uses,
+        tags,
+    } = match parse_token_form(&f.ttl, &f.max_uses, &f.tags, now) {
         Ok(v) => v,
         Err(e) => return fail(&state, &user, bad(e)).await,
     };
@@ -687,7 +740,13 @@ pub async fn revoke_token(
     user: WebUser,
     Path(id): Path<String>,
 ) -> Response {
-    let not_found = || Failure::new(StatusCode::NOT_FOUND, "not_found", "no active enrollment token has this id");
+    let not_found = || {
+        Failure::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no active enrollment token has this id",
+        )
+    };
     let Ok(id) = Uuid::parse_str(&id) else {
         return fail(&state, &user, not_found()).await;
     };
@@ -726,16 +785,26 @@ mod tests {
     #[test]
     fn token_form_validation() {
         let now = datetime!(2026-01-31 12:00:00 UTC);
-        let (exp, max, tags) = parse_token_form("7d", "50", "site:paris, env:prod", now).unwrap();
-        assert_eq!(exp, Some(datetime!(2026-02-07 12:00:00 UTC)));
-        assert_eq!(max, Some(50));
-        assert_eq!(tags, ["site:paris", "env:prod"]);
-        assert_eq!(parse_token_form("", "", "", now).unwrap(), (None, None, vec![]));
+        let spec = parse_token_form("7d", "50", "site:paris, env:prod", now).unwrap();
+        assert_eq!(spec.expires_at, Some(datetime!(2026-02-07 12:00:00 UTC)));
+        assert_eq!(spec.max_uses, Some(50));
+        assert_eq!(spec.tags, ["site:paris", "env:prod"]);
+        assert_eq!(
+            parse_token_form("", "", "", now).unwrap(),
+            TokenSpec {
+                expires_at: None,
+                max_uses: None,
+                tags: vec![]
+            }
+        );
         assert!(parse_token_form("3w", "", "", now).is_err());
         assert!(parse_token_form("", "0", "", now).is_err());
         assert!(parse_token_form("", "x", "", now).is_err());
         assert!(parse_token_form("", "", "nocolon", now).is_err());
-        let many = (0..21).map(|i| format!("k{i}:v")).collect::<Vec<_>>().join(",");
+        let many = (0..21)
+            .map(|i| format!("k{i}:v"))
+            .collect::<Vec<_>>()
+            .join(",");
         assert!(parse_token_form("", "", &many, now).is_err());
     }
 

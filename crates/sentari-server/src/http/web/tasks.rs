@@ -136,7 +136,11 @@ pub struct TasksPage {
 }
 
 fn job_view(j: JobRow, now: OffsetDateTime) -> JobView {
-    let when = if j.is_retrying() { j.run_at } else { j.updated_at };
+    let when = if j.is_retrying() {
+        j.run_at
+    } else {
+        j.updated_at
+    };
     JobView {
         id: j.id,
         attempts: format!("{} / {}", j.attempts, j.max_attempts),
@@ -241,9 +245,15 @@ async fn render_page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Response {
-    let layout = Layout::new(Some(state), &user.principal, &user.csrf, "/admin/tasks", "Tasks")
-        .notice(notice)
-        .error(error);
+    let layout = Layout::new(
+        Some(state),
+        &user.principal,
+        &user.csrf,
+        "/admin/tasks",
+        "Tasks",
+    )
+    .notice(notice)
+    .error(error);
     match load(state, layout).await {
         Ok(page) => view::render(status, &page),
         Err(e) => {
@@ -305,7 +315,13 @@ pub async fn retry(
     user: WebUser,
     Path(id): Path<String>,
 ) -> Response {
-    let not_found = || Failure::new(StatusCode::NOT_FOUND, "not_found", "no dead job has this id");
+    let not_found = || {
+        Failure::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no dead job has this id",
+        )
+    };
     let Ok(id) = Uuid::parse_str(&id) else {
         return fail(&state, &user, not_found()).await;
     };
@@ -353,7 +369,11 @@ pub async fn purge(
         return fail(
             &state,
             &user,
-            Failure::new(StatusCode::BAD_REQUEST, "invalid_request", "the job kind is too long"),
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the job kind is too long",
+            ),
         )
         .await;
     }
@@ -408,7 +428,10 @@ mod tests {
         assert!(svg.contains("diagnostic (pending 2, running 0, retrying 0, dead 1)"));
         assert!(!svg.contains("retention"));
         assert!(depth_chart(&[row("retention", 0, 0)]).0.contains("No data"));
-        assert_eq!(notice_text(Some("purged"), Some(1)).as_deref(), Some("1 dead job purged."));
+        assert_eq!(
+            notice_text(Some("purged"), Some(1)).as_deref(),
+            Some("1 dead job purged.")
+        );
         assert_eq!(notice_text(Some("x"), None), None);
     }
 }

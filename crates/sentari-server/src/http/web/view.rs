@@ -28,7 +28,12 @@ pub struct NavEntry {
     pub access: Access,
 }
 
-const fn nav(section: &'static str, label: &'static str, path: &'static str, min: Role) -> NavEntry {
+const fn nav(
+    section: &'static str,
+    label: &'static str,
+    path: &'static str,
+    min: Role,
+) -> NavEntry {
     NavEntry {
         section,
         label,
@@ -272,7 +277,12 @@ pub struct BareErrorPage {
 }
 
 /// The 403 page for a signed-in user below a page's minimum role.
-pub fn forbidden(state: Option<&AppState>, p: &Principal, csrf: Option<&str>, min: Role) -> Response {
+pub fn forbidden(
+    state: Option<&AppState>,
+    p: &Principal,
+    csrf: Option<&str>,
+    min: Role,
+) -> Response {
     let layout = Layout::new(state, p, csrf.unwrap_or(""), "", "Not allowed");
     let message = format!(
         "This page needs the {min} role or higher; you are signed in as {} with the {} role. Ask an administrator if you need access.",
@@ -502,10 +512,16 @@ mod tests {
         assert_eq!(s.text, "2026-01-31 11:55:00 UTC");
         assert_eq!(s.iso, "2026-01-31T11:55:00Z");
         assert_eq!(s.relative, "5 min ago");
-        assert_eq!(stamp(datetime!(2026-02-02 12:00:00 UTC), now).relative, "in 2 d");
+        assert_eq!(
+            stamp(datetime!(2026-02-02 12:00:00 UTC), now).relative,
+            "in 2 d"
+        );
         assert_eq!(span(59), "59 s");
         assert_eq!(span(7200), "2 h");
-        assert_eq!(sentence("invalid e-mail or password"), "Invalid e-mail or password.");
+        assert_eq!(
+            sentence("invalid e-mail or password"),
+            "Invalid e-mail or password."
+        );
         assert_eq!(sentence("Done!"), "Done!");
         assert_eq!(sentence("  "), "");
     }
