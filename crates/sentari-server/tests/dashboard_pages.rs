@@ -264,6 +264,16 @@ async fn login_page_errors_lockout_redirects_and_logout() {
         csrf: None,
     };
     assert_redirect(&me.get("/login").await, "/");
+    // A login form left open in another tab still signs in (a new session).
+    let r = me
+        .post("/login", &[("email", OWNER), ("password", OWNER_PW)])
+        .await;
+    assert_redirect(&r, "/");
+    assert_ne!(
+        session_cookie(&r).unwrap(),
+        cookie,
+        "a new session at every sign-in"
+    );
 
     // Wrong password: one generic message for unknown accounts and bad passwords.
     let r = anon

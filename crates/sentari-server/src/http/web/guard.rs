@@ -97,9 +97,10 @@ pub async fn guard(State(access): State<Access>, req: Request, next: Next) -> Re
             "This form was sent from another site. Open the page in Sentari and submit it again.",
         );
     }
-    if principal.is_none() {
-        // Public forms (the login) have no session to bind a token to; the same-site check
-        // above is their protection.
+    if access == Access::Public || principal.is_none() {
+        // Public forms (the login) act on no session, so there is no token to bind them to
+        // (a stale login tab of a signed-in user must still work); the same-site check above
+        // is their protection.
         return next.run(req).await;
     }
     let expected = req.extensions().get::<SessionCsrf>().map(|c| c.0.clone());

@@ -268,6 +268,36 @@ mod tests {
     }
 
     #[test]
+    fn the_second_step_asks_for_a_code_and_keeps_the_first() {
+        let mut page = LoginPage::new("/admin/tasks".into());
+        page.email = "a@example.com".into();
+        page.password = "Pass\"word<1>".into();
+        page.mfa_step = true;
+        let html = askama::Template::render(&page).unwrap_or_default();
+        assert!(html.contains("<label for=\"totp_code\">Authentication code</label>"));
+        assert!(html.contains("name=\"totp_code\""));
+        assert!(html.contains("autocomplete=\"one-time-code\""));
+        assert!(html.contains("type=\"hidden\" name=\"email\" value=\"a@example.com\""));
+        // The password is carried escaped, never as markup.
+        assert!(
+            html.contains("name=\"password\" value=\"Pass&#34;word&#60;1&#62;\"")
+                || html.contains("name=\"password\" value=\"Pass&quot;word&lt;1&gt;\""),
+            "{html}"
+        );
+        assert!(
+            !html.contains("id=\"password\""),
+            "no password box on the second step"
+        );
+        page.mfa_step = false;
+        let html = askama::Template::render(&page).unwrap_or_default();
+        assert!(!html.contains("totp_code") && html.contains("id=\"password\""));
+        assert!(
+            !html.contains("Pass&"),
+            "the first step never echoes a password"
+        );
+    }
+
+    #[test]
     fn lockout_and_rate_limit_messages_say_when_to_retry() {
         let f = Failure {
             status: StatusCode::TOO_MANY_REQUESTS,
