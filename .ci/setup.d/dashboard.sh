@@ -22,4 +22,4 @@ fi
 if [ ! -f tests/browser/node_modules/playwright-core/package.json ]; then
   (cd tests/browser && npm ci --silent --no-audit --no-fund)
 fi
-chromium --version
+chromium --version 2>/dev/null | head -1 || true
