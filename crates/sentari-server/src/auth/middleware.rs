@@ -88,8 +88,10 @@ fn is_write(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Resolves a credential to a principal; `None` when it is unknown, expired or revoked.
-async fn resolve(
+/// Resolves a credential to a principal; `None` when it is unknown, expired or revoked. The
+/// dashboard's session middleware (`http::web::session`) calls it too, so both check sessions
+/// the same way.
+pub(crate) async fn resolve(
     state: &AppState,
     token: &str,
     from_cookie: bool,

@@ -60,7 +60,8 @@ pub fn parse_ttl(s: &str) -> Result<time::Duration, String> {
     }
 }
 
-fn parse_tag(s: &str) -> Result<String, String> {
+/// Parses a `key:value` tag (also used by the dashboard's token form).
+pub fn parse_tag(s: &str) -> Result<String, String> {
     let (k, v) = s.split_once(':').ok_or("a tag is key:value")?;
     let ok = |x: &str| {
         !x.is_empty()
@@ -73,6 +74,13 @@ fn parse_tag(s: &str) -> Result<String, String> {
     } else {
         Err("tag keys and values are 1-64 characters of letters, digits, '-', '_' or '.'".into())
     }
+}
+
+/// A new enrollment token: `sen_` and 48 hex digits (192 random bits). The CLI and the
+/// dashboard both make tokens with it.
+pub fn new_token() -> String {
+    let bytes: [u8; 24] = rand::rng().random();
+    format!("sen_{}", hex::encode(bytes))
 }
 
 /// Hex SHA-256 of a token, as stored.
@@ -91,8 +99,7 @@ pub async fn run(config: &Config, cmd: EnrollTokenCommand) -> ExitCode {
     }
     let code = match cmd {
         EnrollTokenCommand::Create(a) => {
-            let bytes: [u8; 24] = rand::rng().random();
-            let token = format!("sen_{}", hex::encode(bytes));
+            let token = new_token();
             let new = NewEnrollmentToken {
                 token_hash: hash_token(&token),
                 tags: a.tags,

@@ -1,6 +1,6 @@
 //! HTTP surface of the server: the web/API router, its middleware and the metrics listener.
 //!
-//! `api` holds the REST routes, `health` the orchestrator probes, `access` the per-request
+//! `api` holds the REST routes, `web` the dashboard, `health` the orchestrator probes, `access` the per-request
 //! logging and metrics, and `error` the one JSON error shape every route answers with.
 
 pub mod access;
@@ -9,6 +9,7 @@ pub mod api;
 pub mod error;
 pub mod health;
 pub mod metrics;
+pub mod web;
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/live", get(health::live))
         .route("/api/ready", get(health::ready))
         .merge(api::router(state.clone()))
+        .merge(web::router(state.clone()))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
