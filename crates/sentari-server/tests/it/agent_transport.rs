@@ -2,14 +2,13 @@
 //! binary over real TLS on loopback (issue 5).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{Env, Server, eventually, read_log};
+use crate::common::{Env, Server, eventually, read_log};
 use rcgen::{CertificateParams, KeyPair};
 use sentari_client::agent::{AgentClient, AgentError, DeviceIdentity, ProxySettings, ServerTrust};
 use sentari_proto::agent::RegisterRequest;

@@ -13,15 +13,13 @@
 //! prints a loud skip note and passes, except under CI (`CI` set), where it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod auth_support;
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use auth_support::*;
-use common::{Env, eventually};
+use crate::auth_support::*;
+use crate::common::{Env, eventually};
 use sentari_store::{NewJob, Store, StoreOptions};
 use serde_json::json;
 

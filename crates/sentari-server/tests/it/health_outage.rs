@@ -4,7 +4,6 @@
 //! outage as the server sees it, without stopping the PostgreSQL that other tests share.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,16 +57,16 @@ async fn health_is_503_while_the_database_is_away_and_recovers() {
     tokio::spawn(relay(listener, hostport.to_owned(), up.clone()));
     let relayed = format!("{before}@{relay_addr}/{path}");
 
-    let env = common::Env::new().await;
+    let env = crate::common::Env::new().await;
     let server = env.start("serve", &[("SENTARI_DATABASE_URL", relayed.as_str())]);
     let client = server.client();
-    common::eventually(Duration::from_secs(20), "healthy", || async {
+    crate::common::eventually(Duration::from_secs(20), "healthy", || async {
         client.health().await.ok().filter(|h| h.status == 200)
     })
     .await;
 
     up.store(false, Ordering::SeqCst);
-    let down = common::eventually(
+    let down = crate::common::eventually(
         Duration::from_secs(20),
         "503 while the database is away",
         // The first failing probe may catch a pooled connection mid-cut and blame the queue;
@@ -85,7 +84,7 @@ async fn health_is_503_while_the_database_is_away_and_recovers() {
     assert_eq!(client.get_json("/api/live", &[]).await.unwrap().status, 200);
 
     up.store(true, Ordering::SeqCst);
-    let back = common::eventually(Duration::from_secs(30), "recovered", || async {
+    let back = crate::common::eventually(Duration::from_secs(30), "recovered", || async {
         client.health().await.ok().filter(|h| h.status == 200)
     })
     .await;

@@ -2,11 +2,10 @@
 //! server uses (SQLite, or PostgreSQL when `SENTARI_TEST_DATABASE_URL` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fleet_support;
 
 use std::time::Instant;
 
-use fleet_support::*;
+use crate::fleet_support::*;
 use sentari_server::feeds::osv_import::import_bundle;
 use sentari_server::ingest;
 use sentari_store::testing::TestDb;

@@ -2,11 +2,10 @@
 //! database, secret and logs, answers health, and stops cleanly on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::time::Duration;
 
-use common::{Env, read_log};
+use crate::common::{Env, read_log};
 use sentari_store::JobState;
 
 #[tokio::test]
@@ -21,7 +20,7 @@ async fn serve_starts_on_defaults_and_stops_cleanly() {
     );
 
     let client = server.client();
-    let health = common::eventually(Duration::from_secs(20), "healthy", || async {
+    let health = crate::common::eventually(Duration::from_secs(20), "healthy", || async {
         client.health().await.ok().filter(|h| h.status == 200)
     })
     .await;
@@ -57,7 +56,7 @@ async fn serve_starts_on_defaults_and_stops_cleanly() {
 
     let data = env.data_dir();
     assert!(data.is_dir());
-    if !common::postgres_backend() {
+    if !crate::common::postgres_backend() {
         assert!(data.join("sentari.db").is_file());
     }
     #[cfg(unix)]
@@ -120,7 +119,7 @@ async fn sigterm_waits_for_a_running_job() {
     let env = Env::new().await;
     let server = env.start("serve", &[("SENTARI_SHUTDOWN_TIMEOUT_S", "20")]);
     let client = server.client();
-    common::eventually(Duration::from_secs(20), "healthy", || async {
+    crate::common::eventually(Duration::from_secs(20), "healthy", || async {
         client.health().await.ok().filter(|h| h.status == 200)
     })
     .await;
@@ -135,7 +134,7 @@ async fn sigterm_waits_for_a_running_job() {
         .await
         .unwrap()
         .unwrap();
-    common::eventually(Duration::from_secs(10), "job running", || async {
+    crate::common::eventually(Duration::from_secs(10), "job running", || async {
         let row = store.get_job(id).await.unwrap()?;
         (row.state == JobState::Running).then_some(())
     })

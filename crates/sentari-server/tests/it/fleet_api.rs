@@ -3,8 +3,6 @@
 //! feed sync, and operators of each role read, filter, export, suppress and delete.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod auth_support;
-mod common;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -12,8 +10,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use auth_support::*;
-use common::{Env, eventually};
+use crate::auth_support::*;
+use crate::common::{Env, eventually};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "fleet-api-enrollment-token";
@@ -66,7 +64,7 @@ fn fixture_root(root: &Path) {
     );
 }
 
-async fn get(server: &common::Server, path: &str, token: &str) -> (u16, Value) {
+async fn get(server: &crate::common::Server, path: &str, token: &str) -> (u16, Value) {
     let r = call(server, "GET", path, Some(token), None).await;
     (r.status, r.body)
 }

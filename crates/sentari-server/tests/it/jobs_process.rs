@@ -3,16 +3,15 @@
 //! operator commands report and purge.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::time::Duration;
 
-use common::Env;
+use crate::common::Env;
 use sentari_store::{JobState, NewJob, Store};
 
 async fn store(env: &Env) -> Store {
     // The first process applies migrations; wait until it has.
-    common::eventually(Duration::from_secs(20), "migrated database", || async {
+    crate::common::eventually(Duration::from_secs(20), "migrated database", || async {
         let s = Store::connect(&env.database_url, &Default::default())
             .await
             .ok()?;
@@ -41,7 +40,7 @@ async fn killed_worker_job_is_reclaimed_after_its_lease_and_completes_once() {
         .await
         .unwrap()
         .unwrap();
-    let claimed_by = common::eventually(Duration::from_secs(10), "job running", || async {
+    let claimed_by = crate::common::eventually(Duration::from_secs(10), "job running", || async {
         let row = store.get_job(id).await.unwrap()?;
         (row.state == JobState::Running).then_some(row.locked_by.clone())
     })
@@ -58,7 +57,7 @@ async fn killed_worker_job_is_reclaimed_after_its_lease_and_completes_once() {
     assert_eq!(row.attempts, 1);
 
     let _second = env.start("worker", &lease);
-    let row = common::eventually(
+    let row = crate::common::eventually(
         Duration::from_secs(30),
         "job done by the second worker",
         || async {
@@ -96,7 +95,7 @@ async fn failing_job_goes_dead_and_is_listed_with_its_error() {
         .await
         .unwrap()
         .unwrap();
-    let row = common::eventually(Duration::from_secs(30), "job dead", || async {
+    let row = crate::common::eventually(Duration::from_secs(30), "job dead", || async {
         let row = store.get_job(id).await.unwrap()?;
         (row.state == JobState::Dead).then_some(row)
     })
@@ -143,7 +142,7 @@ async fn status_and_ping_see_a_running_worker() {
     assert!(ping.status.success(), "{ping:?}");
     assert!(ping.stdout.starts_with("pong:"), "{ping:?}");
 
-    let status = common::eventually(Duration::from_secs(15), "process listed", || async {
+    let status = crate::common::eventually(Duration::from_secs(15), "process listed", || async {
         let out = env.run(&["status"], &[]);
         out.stdout.contains("sentari-serve").then_some(out)
     })

@@ -2,13 +2,11 @@
 //! scope, CSRF, user management, the bootstrap owner, and the audit chain with tamper detection.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod auth_support;
-mod common;
 
 use std::time::Duration;
 
-use auth_support::*;
-use common::{Env, read_log};
+use crate::auth_support::*;
+use crate::common::{Env, read_log};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,7 +381,7 @@ fn tamper(env: &Env, sql: &str) {
 #[test]
 fn a_weak_bootstrap_password_stops_startup() {
     let dir = tempfile::tempdir().unwrap();
-    let out = common::sentari()
+    let out = crate::common::sentari()
         .arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -4,20 +4,17 @@
 //! banners and static files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod auth_support;
-mod common;
-mod web_support;
 
 use std::time::Duration;
 
-use auth_support::*;
-use common::{Env, eventually};
+use crate::auth_support::*;
+use crate::common::{Env, eventually};
 use sentari_core::auth::Role;
 use sentari_server::auth::Access;
 use sentari_server::http::web;
 use sentari_store::{NewJob, Store, StoreOptions};
 use serde_json::json;
-use web_support::*;
+use crate::web_support::*;
 
 const SOME_ID: &str = "0190aaaa-0000-7000-8000-000000000000";
 
@@ -75,7 +72,7 @@ fn assert_security_headers(r: &sentari_client::TextAnswer, what: &str) {
     assert_eq!(r.header("x-frame-options"), Some("DENY"), "{what}");
 }
 
-async fn seeded(env: &Env) -> (common::Server, Vec<(Role, String, String)>) {
+async fn seeded(env: &Env) -> (crate::common::Server, Vec<(Role, String, String)>) {
     let server = start(env, &[("SENTARI_LOGIN_RATE_PER_MINUTE", "1000")]).await;
     let owner = login(&server, OWNER, OWNER_PW).await;
     let mut users = Vec::new();
@@ -92,7 +89,7 @@ async fn seeded(env: &Env) -> (common::Server, Vec<(Role, String, String)>) {
 async fn every_page_enforces_its_declared_minimum_role_and_shows_only_what_the_role_may_open() {
     let env = Env::new().await;
     let (server, users) = seeded(&env).await;
-    let mut visitors: Vec<(Option<Role>, web_support::Web<'_>)> =
+    let mut visitors: Vec<(Option<Role>, crate::web_support::Web<'_>)> =
         vec![(None, Web::anonymous(&server))];
     for (role, email, pw) in &users {
         visitors.push((Some(*role), Web::login(&server, email, pw).await));
@@ -428,7 +425,7 @@ async fn forms_need_the_session_csrf_token_and_a_same_site_origin() {
     assert!(page.body.contains("csrf-victim@example.com"));
     assert!(page.body.contains("User created."));
     // Refusals are in security.log.
-    let log = common::read_log(&env.data_dir(), "security");
+    let log = crate::common::read_log(&env.data_dir(), "security");
     assert!(log.contains("csrf_refused"), "{log}");
 }
 

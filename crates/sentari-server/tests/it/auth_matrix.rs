@@ -7,11 +7,9 @@
 //! than 401/403 and fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod auth_support;
-mod common;
 
-use auth_support::*;
-use common::Env;
+use crate::auth_support::*;
+use crate::common::Env;
 use sentari_core::auth::Role;
 use sentari_server::auth::Access;
 use serde_json::json;

@@ -10,15 +10,13 @@
 //! configured. Without the provider the tests skip loudly locally and fail under CI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod auth_support;
-mod common;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use auth_support::*;
-use common::{Env, Server, eventually, read_log};
+use crate::auth_support::*;
+use crate::common::{Env, Server, eventually, read_log};
 use serde_json::{Value, json};
 
 const CLIENT_ID: &str = "sentari-test";

@@ -7,16 +7,14 @@
 //! them the tests say so loudly and skip locally; under CI (`CI` set) they fail instead.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod auth_support;
-mod common;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use auth_support::*;
-use common::{Env, eventually, read_log};
+use crate::auth_support::*;
+use crate::common::{Env, eventually, read_log};
 use serde_json::json;
 
 const SLAPD: &str = "/usr/sbin/slapd";
@@ -219,12 +217,12 @@ fn ldap_vars(url: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn start_with(env: &Env, vars: &[(&'static str, String)]) -> common::Server {
+async fn start_with(env: &Env, vars: &[(&'static str, String)]) -> crate::common::Server {
     let v: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     start(env, &v).await
 }
 
-async fn create_ldap_user(server: &common::Server, owner: &str, email: &str) {
+async fn create_ldap_user(server: &crate::common::Server, owner: &str, email: &str) {
     let r = call(
         server,
         "POST",
@@ -455,7 +453,7 @@ fn bad_ldap_and_oidc_settings_stop_the_start() {
         ),
     ];
     for (key, vars) in cases {
-        let mut cmd = common::sentari();
+        let mut cmd = crate::common::sentari();
         cmd.arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

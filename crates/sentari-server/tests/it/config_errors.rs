@@ -1,9 +1,8 @@
 //! Bad configuration: one clear line naming the key, exit status 2, nothing created half-way.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
-use common::sentari;
+use crate::common::sentari;
 
 fn run(vars: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = sentari();

@@ -3,13 +3,11 @@
 //! accepted once, disabling, the admin reset, and the policy that forces enrollment.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod auth_support;
-mod common;
 
 use std::time::Duration;
 
-use auth_support::*;
-use common::{Env, eventually, read_log};
+use crate::auth_support::*;
+use crate::common::{Env, eventually, read_log};
 use serde_json::{Value, json};
 use totp_rs::{Algorithm, Secret, Totp};
 
@@ -42,7 +40,7 @@ fn code(t: &Totp, offset: i64) -> String {
 }
 
 async fn login_with(
-    server: &common::Server,
+    server: &crate::common::Server,
     email: &str,
     pw: &str,
     code: Option<&str>,
@@ -55,7 +53,7 @@ async fn login_with(
 }
 
 /// Enrolls the user behind `token` and returns the generator and the recovery codes.
-async fn enroll(server: &common::Server, token: &str) -> (Totp, Vec<String>) {
+async fn enroll(server: &crate::common::Server, token: &str) -> (Totp, Vec<String>) {
     let e = call(server, "POST", "/api/v1/auth/mfa/enroll", Some(token), None).await;
     assert_eq!(e.status, 200, "{:?}", e.body);
     let t = generator(e.body["secret"].as_str().unwrap());
@@ -77,7 +75,7 @@ async fn enroll(server: &common::Server, token: &str) -> (Totp, Vec<String>) {
     (t, codes)
 }
 
-async fn audit_actions(server: &common::Server, token: &str) -> Vec<String> {
+async fn audit_actions(server: &crate::common::Server, token: &str) -> Vec<String> {
     let r = call(
         server,
         "GET",

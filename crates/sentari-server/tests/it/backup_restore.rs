@@ -1,16 +1,15 @@
 //! `sentari backup` and `sentari restore` round-trip the database on the backend of this run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::time::Duration;
 
-use common::Env;
+use crate::common::Env;
 use sentari_store::{NewJob, Store};
 
 #[tokio::test]
 async fn backup_then_restore_brings_back_the_data() {
-    if common::postgres_backend() && which("pg_dump").is_none() {
+    if crate::common::postgres_backend() && which("pg_dump").is_none() {
         eprintln!("skipped: pg_dump is not installed (apt-get install postgresql-client)");
         return;
     }
@@ -59,7 +58,7 @@ async fn backup_then_restore_brings_back_the_data() {
 async fn restore_refuses_while_a_worker_is_active() {
     let env = Env::new().await;
     let _worker = env.start("worker", &[]);
-    let store = common::eventually(Duration::from_secs(20), "worker registered", || async {
+    let store = crate::common::eventually(Duration::from_secs(20), "worker registered", || async {
         let s = Store::connect(&env.database_url, &Default::default())
             .await
             .ok()?;
