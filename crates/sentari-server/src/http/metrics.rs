@@ -1,8 +1,9 @@
 //! The Prometheus listener (`127.0.0.1:9464/metrics` by default).
 //!
 //! It is a separate listener so that metrics are never exposed on the public port by accident.
-//! Queue depth is read from the database at scrape time, so every process reports the same,
-//! current numbers without a background poller.
+//! Queue depth, fleet counters (devices, open findings by severity, EOL runtimes) and feed ages
+//! are read from the database at scrape time, so every process reports the same, current
+//! numbers without a background poller.
 
 use axum::Router;
 use axum::extract::State;
@@ -56,5 +57,43 @@ async fn render(State(state): State<AppState>) -> (StatusCode, String) {
             }
         }
     }
+    if let Some(store) = state.store() {
+        fleet_gauges(&state, store).await;
+    }
     (StatusCode::OK, handle.render())
+}
+
+/// Devices, open findings by severity, EOL runtimes and the age of each feed source.
+async fn fleet_gauges(state: &AppState, store: &sentari_store::Store) {
+    let interval = state.config().agent_scan_interval_s.max(60);
+    let now = time::OffsetDateTime::now_utc();
+    let overdue_before = now - std::time::Duration::from_secs(interval * 2);
+    if let Ok(o) = store.overview(overdue_before).await {
+        metrics::gauge!("sentari_devices", "state" => "total").set(o.devices_total as f64);
+        metrics::gauge!("sentari_devices", "state" => "active").set(o.devices_active as f64);
+        metrics::gauge!("sentari_devices", "state" => "overdue").set(o.devices_overdue as f64);
+        for (sev, n) in [
+            ("critical", o.findings.critical),
+            ("high", o.findings.high),
+            ("medium", o.findings.medium),
+            ("low", o.findings.low),
+            ("unknown", o.findings.unknown),
+            ("suppressed", o.findings.suppressed),
+        ] {
+            metrics::gauge!("sentari_findings_open", "severity" => sev).set(n as f64);
+        }
+        metrics::gauge!("sentari_runtimes_eol", "status" => "eol_past").set(o.eol_runtimes as f64);
+        metrics::gauge!("sentari_runtimes_eol", "status" => "eol_soon")
+            .set(o.eol_soon_runtimes as f64);
+        metrics::gauge!("sentari_packages_inventoried").set(o.packages_inventoried as f64);
+    }
+    if let Ok(feeds) = store.feed_statuses().await {
+        for f in feeds {
+            if let Some(t) = f.last_success {
+                metrics::gauge!("sentari_feed_age_seconds", "source" => f.source.clone())
+                    .set((now - t).whole_seconds().max(0) as f64);
+            }
+            metrics::gauge!("sentari_feed_records", "source" => f.source).set(f.record_count as f64);
+        }
+    }
 }

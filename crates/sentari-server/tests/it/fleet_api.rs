@@ -422,3 +422,39 @@ async fn agent_to_findings_through_the_api() {
         .unwrap();
     assert!(!again.status.success(), "a deleted device must not deliver");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_lists_every_route_and_metrics_show_the_fleet() {
+    let env = Env::new().await;
+    let server = start(&env, &[]).await;
+    // Anonymous: the description of the API is public.
+    let r = call(&server, "GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["openapi"], "3.1.0");
+    for (method, path, access) in sentari_server::http::api::route_table() {
+        let op = &r.body["paths"][path][method.as_str().to_ascii_lowercase()];
+        assert!(op.is_object(), "{method} {path} missing from the OpenAPI document");
+        let role = match access {
+            sentari_server::auth::Access::Public => "public".to_owned(),
+            sentari_server::auth::Access::Role(role) => role.as_str().to_owned(),
+        };
+        assert_eq!(op["x-sentari-min-role"], role.as_str(), "{method} {path}");
+    }
+    let list = &r.body["paths"]["/api/v1/devices"]["get"]["parameters"];
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "page_size")
+    );
+    // The metrics listener reports the fleet gauges at scrape time.
+    let metrics = server.metrics.clone().unwrap();
+    let text = eventually(Duration::from_secs(20), "fleet gauges", || async {
+        let c = sentari_client::Client::new(&metrics).unwrap();
+        let (_, _, body) = c.get_bytes("/metrics", &[]).await.ok()?;
+        let text = String::from_utf8(body).ok()?;
+        text.contains("sentari_devices{state=\"total\"} 0").then_some(text)
+    })
+    .await;
+    assert!(text.contains("sentari_findings_open{severity=\"critical\"}"), "{text}");
+}
