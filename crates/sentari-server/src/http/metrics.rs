@@ -93,7 +93,8 @@ async fn fleet_gauges(state: &AppState, store: &sentari_store::Store) {
                 metrics::gauge!("sentari_feed_age_seconds", "source" => f.source.clone())
                     .set((now - t).whole_seconds().max(0) as f64);
             }
-            metrics::gauge!("sentari_feed_records", "source" => f.source).set(f.record_count as f64);
+            metrics::gauge!("sentari_feed_records", "source" => f.source)
+                .set(f.record_count as f64);
         }
     }
 }

@@ -2,7 +2,6 @@
 //! binary over real TLS on loopback (issue 5).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

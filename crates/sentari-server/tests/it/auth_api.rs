@@ -2,7 +2,6 @@
 //! scope, CSRF, user management, the bootstrap owner, and the audit chain with tamper detection.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::time::Duration;
 
 use crate::auth_support::*;

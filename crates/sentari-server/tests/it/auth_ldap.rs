@@ -7,7 +7,6 @@
 //! them the tests say so loudly and skip locally; under CI (`CI` set) they fail instead.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -7,7 +7,6 @@
 //! than 401/403 and fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::auth_support::*;
 use crate::common::Env;
 use sentari_core::auth::Role;

@@ -3,7 +3,6 @@
 //! accepted once, disabling, the admin reset, and the policy that forces enrollment.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::time::Duration;
 
 use crate::auth_support::*;

@@ -10,7 +10,6 @@
 //! configured. Without the provider the tests skip loudly locally and fail under CI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,7 +1,6 @@
 //! `sentari backup` and `sentari restore` round-trip the database on the backend of this run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::time::Duration;
 
 use crate::common::Env;

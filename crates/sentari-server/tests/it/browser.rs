@@ -13,7 +13,6 @@
 //! prints a loud skip note and passes, except under CI (`CI` set), where it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;

@@ -1,7 +1,6 @@
 //! Bad configuration: one clear line naming the key, exit status 2, nothing created half-way.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::common::sentari;
 
 fn run(vars: &[(&str, &str)]) -> (i32, String, String) {

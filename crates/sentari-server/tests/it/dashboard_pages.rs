@@ -4,17 +4,16 @@
 //! banners and static files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::time::Duration;
 
 use crate::auth_support::*;
 use crate::common::{Env, eventually};
+use crate::web_support::*;
 use sentari_core::auth::Role;
 use sentari_server::auth::Access;
 use sentari_server::http::web;
 use sentari_store::{NewJob, Store, StoreOptions};
 use serde_json::json;
-use crate::web_support::*;
 
 const SOME_ID: &str = "0190aaaa-0000-7000-8000-000000000000";
 

@@ -3,7 +3,6 @@
 //! feed sync, and operators of each role read, filter, export, suppress and delete.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -433,7 +432,10 @@ async fn openapi_lists_every_route_and_metrics_show_the_fleet() {
     assert_eq!(r.body["openapi"], "3.1.0");
     for (method, path, access) in sentari_server::http::api::route_table() {
         let op = &r.body["paths"][path][method.as_str().to_ascii_lowercase()];
-        assert!(op.is_object(), "{method} {path} missing from the OpenAPI document");
+        assert!(
+            op.is_object(),
+            "{method} {path} missing from the OpenAPI document"
+        );
         let role = match access {
             sentari_server::auth::Access::Public => "public".to_owned(),
             sentari_server::auth::Access::Role(role) => role.as_str().to_owned(),
@@ -453,8 +455,12 @@ async fn openapi_lists_every_route_and_metrics_show_the_fleet() {
         let c = sentari_client::Client::new(&metrics).unwrap();
         let (_, _, body) = c.get_bytes("/metrics", &[]).await.ok()?;
         let text = String::from_utf8(body).ok()?;
-        text.contains("sentari_devices{state=\"total\"} 0").then_some(text)
+        text.contains("sentari_devices{state=\"total\"} 0")
+            .then_some(text)
     })
     .await;
-    assert!(text.contains("sentari_findings_open{severity=\"critical\"}"), "{text}");
+    assert!(
+        text.contains("sentari_findings_open{severity=\"critical\"}"),
+        "{text}"
+    );
 }

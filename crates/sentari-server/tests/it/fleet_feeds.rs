@@ -2,16 +2,15 @@
 //! touching stored data, and the online sync against a local HTTP server that honours ETags.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::fleet_support::*;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use crate::fleet_support::*;
 use sentari_client::feeds::ProxySettings;
 use sentari_server::feeds::osv_import::import_bundle;
 use sentari_server::feeds::sync::{FeedSettings, eol_sync, osv_sync};

@@ -2,7 +2,6 @@
 //! server uses (SQLite, or PostgreSQL when `SENTARI_TEST_DATABASE_URL` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::time::Instant;
 
 use crate::fleet_support::*;

@@ -4,7 +4,6 @@
 //! outage as the server sees it, without stopping the PostgreSQL that other tests share.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

@@ -3,7 +3,6 @@
 //! operator commands report and purge.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::time::Duration;
 
 use crate::common::Env;

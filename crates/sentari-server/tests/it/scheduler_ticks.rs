@@ -37,6 +37,15 @@ async fn racing_schedulers_fire_each_tick_once() {
     let mut now = retention_next(store).await;
     for tick in 0..5 {
         now += Duration::from_secs(1);
+        // Other built-in schedules (the daily feed syncs) may fall due in the same window.
+        let due = store
+            .list_schedules()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|s| s.next_run_at <= now)
+            .count();
+        assert!(due >= 1);
         let mut set = tokio::task::JoinSet::new();
         for s in &schedulers {
             let s = s.clone();
@@ -47,8 +56,8 @@ async fn racing_schedulers_fire_each_tick_once() {
             fired += n.unwrap();
         }
         assert_eq!(
-            fired, 1,
-            "tick {tick}: exactly one of three schedulers fires"
+            fired, due,
+            "tick {tick}: each due schedule fires once among three schedulers"
         );
         let next = retention_next(store).await;
         assert!(next > now, "the schedule moved on");
@@ -57,8 +66,11 @@ async fn racing_schedulers_fire_each_tick_once() {
     let jobs = store.list_jobs(None, Some("retention"), 100).await.unwrap();
     assert_eq!(jobs.len(), 5, "one job per tick");
 
-    // A scheduler that was down for a day fires once, not 24 times.
+    // A scheduler that was down for a day fires each schedule once, not 24 times.
     let later = now + Duration::from_secs(86_400);
-    assert_eq!(scheduler::tick(store, later).await.unwrap(), 1);
+    assert_eq!(
+        scheduler::tick(store, later).await.unwrap(),
+        scheduler::BUILTIN.len()
+    );
     assert_eq!(scheduler::tick(store, later).await.unwrap(), 0);
 }

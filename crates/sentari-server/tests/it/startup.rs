@@ -2,7 +2,6 @@
 //! database, secret and logs, answers health, and stops cleanly on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::time::Duration;
 
 use crate::common::{Env, read_log};

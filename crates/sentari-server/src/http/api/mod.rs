@@ -11,9 +11,9 @@ pub mod audit;
 pub mod auth;
 pub mod export;
 pub mod fleet;
-pub mod openapi;
 pub mod mfa;
 pub mod oidc;
+pub mod openapi;
 pub mod users;
 
 use std::time::Duration;
