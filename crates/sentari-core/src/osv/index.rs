@@ -1,11 +1,12 @@
 //! The in-memory advisory index, keyed by (ecosystem without release, normalised name).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use super::cvss::{Rating, cvss3_base_score};
-use super::eval::{EventKind, PreparedRange, RangeType};
+use super::eval::{EventKind, PreparedRange, RangeHit, RangeType};
 use super::model::{DatabaseSpecific, OsvAffected, OsvRecord, OsvSeverity};
 use crate::ecosystem::{Ecosystem, normalize_package_name};
 use crate::version::{Version, VersionError, VersionScheme};
@@ -114,6 +115,34 @@ struct Advisory {
     /// Where its entries live, so a newer copy can remove them.
     keys: Vec<(Ecosystem, Box<str>)>,
     live: bool,
+    /// `"id":…,"aliases":…,"summary":…` as JSON, made on first use: bulk queries write the
+    /// same few advisories thousands of times, and copying bytes beats re-escaping strings.
+    json_head: OnceLock<Box<str>>,
+}
+
+impl Advisory {
+    fn json_head(&self) -> &str {
+        self.json_head.get_or_init(|| {
+            #[derive(Serialize)]
+            struct Head<'a> {
+                id: &'a str,
+                aliases: &'a [String],
+                summary: Option<&'a str>,
+            }
+            let head = Head {
+                id: &self.id,
+                aliases: &self.aliases,
+                summary: self.summary.as_deref(),
+            };
+            let text = serde_json::to_string(&head).unwrap_or_else(|_| "{}".into());
+            // The object's braces are dropped so the fields can be spliced into a larger one.
+            let inner = text
+                .strip_prefix('{')
+                .and_then(|t| t.strip_suffix('}'))
+                .unwrap_or("");
+            inner.into()
+        })
+    }
 }
 
 /// A listed version: parsed when it parses, so equal spellings (`1.0` / `1.0.0` in PEP 440)
@@ -189,6 +218,169 @@ pub struct VulnMatch {
     pub severity: Option<Severity>,
     /// Why it matched.
     pub matched: MatchReason,
+}
+
+fn display<S: Serializer>(value: &&Ecosystem, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
+
+/// [`MatchReason`] borrowed from the index, serialised with the same fields.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MatchReasonRef<'a> {
+    /// The record's ecosystem string.
+    #[serde(serialize_with = "display")]
+    pub ecosystem: &'a Ecosystem,
+    /// The record's package name.
+    pub package: &'a str,
+    /// The comparator used.
+    pub comparator: &'static str,
+    /// `range` or `versions`.
+    pub via: &'static str,
+    /// `ECOSYSTEM` or `SEMVER` for range matches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range_type: Option<&'static str>,
+    /// The `introduced` event that opened the range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub introduced: Option<&'a str>,
+    /// The next `fixed` event above the version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<&'a str>,
+    /// The next `last_affected` event at or above the version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_affected: Option<&'a str>,
+    /// The `limit` event that bounds the range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<&'a str>,
+    /// The listed version that equals the queried one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listed_version: Option<&'a str>,
+}
+
+impl From<MatchReasonRef<'_>> for MatchReason {
+    fn from(r: MatchReasonRef<'_>) -> MatchReason {
+        MatchReason {
+            ecosystem: r.ecosystem.to_string(),
+            package: r.package.to_owned(),
+            comparator: r.comparator,
+            via: r.via,
+            range_type: r.range_type,
+            introduced: r.introduced.map(str::to_owned),
+            fixed: r.fixed.map(str::to_owned),
+            last_affected: r.last_affected.map(str::to_owned),
+            limit: r.limit.map(str::to_owned),
+            listed_version: r.listed_version.map(str::to_owned),
+        }
+    }
+}
+
+/// How a borrowed match was found.
+#[derive(Debug, Clone, Copy)]
+enum How<'a> {
+    Range {
+        range: &'a PreparedRange,
+        hit: RangeHit<'a>,
+    },
+    Listed {
+        scheme: VersionScheme,
+        listed: &'a Listed,
+    },
+}
+
+/// One advisory affecting the queried version, borrowed from the index. Producing it costs
+/// no allocation; it becomes a [`VulnMatch`] or JSON only when the caller asks.
+#[derive(Debug, Clone, Copy)]
+pub struct MatchRef<'a> {
+    advisory: &'a Advisory,
+    entry: &'a Entry,
+    how: How<'a>,
+}
+
+impl<'a> MatchRef<'a> {
+    /// The advisory id.
+    pub fn id(&self) -> &'a str {
+        &self.advisory.id
+    }
+
+    /// The entry's severity, else the record's.
+    pub fn severity(&self) -> Option<&'a Severity> {
+        self.entry
+            .severity
+            .as_ref()
+            .or(self.advisory.severity.as_ref())
+    }
+
+    /// Why it matched.
+    pub fn reason(&self) -> MatchReasonRef<'a> {
+        let base = MatchReasonRef {
+            ecosystem: &self.entry.ecosystem,
+            package: &self.entry.name,
+            comparator: "",
+            via: "",
+            range_type: None,
+            introduced: None,
+            fixed: None,
+            last_affected: None,
+            limit: None,
+            listed_version: None,
+        };
+        match self.how {
+            How::Range { range, hit } => {
+                let closing = |k: EventKind| hit.closing.filter(|e| e.kind == k).map(|e| &*e.raw);
+                MatchReasonRef {
+                    comparator: range.scheme.name(),
+                    via: "range",
+                    range_type: Some(range.kind.as_str()),
+                    introduced: hit.introduced.map(|e| &*e.raw),
+                    fixed: closing(EventKind::Fixed),
+                    last_affected: closing(EventKind::LastAffected),
+                    limit: hit.limit.map(|e| &*e.raw),
+                    ..base
+                }
+            }
+            How::Listed { scheme, listed } => MatchReasonRef {
+                comparator: scheme.name(),
+                via: "versions",
+                listed_version: Some(match listed {
+                    Listed::Parsed(p) => p.as_str(),
+                    Listed::Raw(r) => r,
+                }),
+                ..base
+            },
+        }
+    }
+
+    /// The owned form, as [`OsvIndex::query`] returns it.
+    pub fn to_match(&self) -> VulnMatch {
+        VulnMatch {
+            id: self.advisory.id.to_string(),
+            aliases: self.advisory.aliases.clone(),
+            summary: self.advisory.summary.clone(),
+            severity: self.severity().cloned(),
+            matched: self.reason().into(),
+        }
+    }
+
+    /// Appends this match as a JSON object with the fields of [`VulnMatch`] (`id`, `aliases`,
+    /// `summary`, `severity`, `matched`), without building the owned form first.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        out.push(b'{');
+        out.extend_from_slice(self.advisory.json_head().as_bytes());
+        out.extend_from_slice(b",\"severity\":");
+        serde_json::to_writer(&mut *out, &self.severity())?;
+        out.extend_from_slice(b",\"matched\":");
+        serde_json::to_writer(&mut *out, &self.reason())?;
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+/// The answer to one query, borrowed from the index.
+#[derive(Debug, Clone, Default)]
+pub struct QueryRefs<'a> {
+    /// Matching advisories, one per id, sorted by id.
+    pub matches: Vec<MatchRef<'a>>,
+    /// Advisories that could not be judged.
+    pub indeterminate: Vec<Indeterminate>,
 }
 
 /// An advisory whose ranges could not be judged for this version (it was malformed, or
@@ -287,6 +479,7 @@ impl OsvIndex {
             severity: record_severity,
             keys,
             live: true,
+            json_head: OnceLock::new(),
         });
         self.by_id.insert(record.id.into_boxed_str(), idx);
         self.stats.advisories += 1;
@@ -400,11 +593,26 @@ impl OsvIndex {
         name: &str,
         version: &str,
     ) -> Result<QueryOutcome, QueryError> {
+        let refs = self.query_refs(ecosystem, name, version)?;
+        Ok(QueryOutcome {
+            matches: refs.matches.iter().map(MatchRef::to_match).collect(),
+            indeterminate: refs.indeterminate,
+        })
+    }
+
+    /// [`OsvIndex::query`] without copying anything out of the index, for callers that
+    /// answer many queries and only need to serialise or inspect the matches.
+    pub fn query_refs(
+        &self,
+        ecosystem: &Ecosystem,
+        name: &str,
+        version: &str,
+    ) -> Result<QueryRefs<'_>, QueryError> {
         let scheme = ecosystem
             .version_scheme()
             .ok_or_else(|| QueryError::UnsupportedEcosystem(ecosystem.to_string()))?;
         let parsed = scheme.parse(version)?;
-        let mut out = QueryOutcome::default();
+        let mut out = QueryRefs::default();
         let key_name = normalize_package_name(ecosystem, name);
         let Some(bucket) = self
             .packages
@@ -415,17 +623,17 @@ impl OsvIndex {
         };
         // Parsed lazily: only needed when a SEMVER range appears outside a SemVer ecosystem.
         let mut as_semver: Option<Result<Version, VersionError>> = None;
+        // An advisory can list the same package in several entries (one per release, say);
+        // the first entry that matches explains the match, later ones are skipped.
+        let mut matched: HashSet<u32> = HashSet::new();
         for entry in bucket {
-            if !entry.ecosystem.applies_to(ecosystem) {
+            if matched.contains(&entry.advisory) || !entry.ecosystem.applies_to(ecosystem) {
                 continue;
             }
             let Some(adv) = self.advisories.get(entry.advisory as usize) else {
                 continue;
             };
-            if out.matches.iter().any(|m| *m.id == *adv.id) {
-                continue;
-            }
-            let mut reason = None;
+            let mut how = None;
             for range in &entry.ranges {
                 let v = if range.scheme == scheme {
                     &parsed
@@ -443,62 +651,36 @@ impl OsvIndex {
                     }
                 };
                 if let Some(hit) = range.evaluate(v) {
-                    let ev = |k: EventKind| {
-                        hit.closing
-                            .filter(|e| e.kind == k)
-                            .map(|e| e.raw.to_string())
-                    };
-                    reason = Some(MatchReason {
-                        ecosystem: entry.ecosystem.to_string(),
-                        package: entry.name.to_string(),
-                        comparator: range.scheme.name(),
-                        via: "range",
-                        range_type: Some(range.kind.as_str()),
-                        introduced: hit.introduced.map(|e| e.raw.to_string()),
-                        fixed: ev(EventKind::Fixed),
-                        last_affected: ev(EventKind::LastAffected),
-                        limit: hit.limit.map(|e| e.raw.to_string()),
-                        listed_version: None,
-                    });
+                    how = Some(How::Range { range, hit });
                     break;
                 }
             }
-            if reason.is_none() {
-                let listed = entry.listed.iter().find(|l| match l {
-                    Listed::Parsed(p) => *p == parsed,
-                    Listed::Raw(r) => **r == *version,
-                });
-                if let Some(l) = listed {
-                    reason = Some(MatchReason {
-                        ecosystem: entry.ecosystem.to_string(),
-                        package: entry.name.to_string(),
-                        comparator: scheme.name(),
-                        via: "versions",
-                        range_type: None,
-                        introduced: None,
-                        fixed: None,
-                        last_affected: None,
-                        limit: None,
-                        listed_version: Some(match l {
-                            Listed::Parsed(p) => p.as_str().to_owned(),
-                            Listed::Raw(r) => r.to_string(),
-                        }),
-                    });
-                }
+            if how.is_none() {
+                how = entry
+                    .listed
+                    .iter()
+                    .find(|l| match l {
+                        Listed::Parsed(p) => *p == parsed,
+                        Listed::Raw(r) => **r == *version,
+                    })
+                    .map(|listed| How::Listed { scheme, listed });
             }
-            if let Some(matched) = reason {
-                out.indeterminate.retain(|i| *i.id != *adv.id);
-                out.matches.push(VulnMatch {
-                    id: adv.id.to_string(),
-                    aliases: adv.aliases.clone(),
-                    summary: adv.summary.clone(),
-                    severity: entry.severity.clone().or_else(|| adv.severity.clone()),
-                    matched,
+            if let Some(how) = how {
+                matched.insert(entry.advisory);
+                out.matches.push(MatchRef {
+                    advisory: adv,
+                    entry,
+                    how,
                 });
             }
         }
-        out.matches.sort_by(|a, b| a.id.cmp(&b.id));
-        out.indeterminate.dedup();
+        if !out.indeterminate.is_empty() {
+            out.indeterminate
+                .retain(|i| !out.matches.iter().any(|m| *m.advisory.id == *i.id));
+            out.indeterminate.dedup();
+        }
+        out.matches
+            .sort_by(|a, b| a.advisory.id.cmp(&b.advisory.id));
         Ok(out)
     }
 

@@ -14,8 +14,8 @@ pub mod model;
 pub use cvss::{Rating, cvss3_base_score};
 pub use eval::{Event, EventKind, PreparedRange, RangeHit, RangeType};
 pub use index::{
-    Indeterminate, IndexStats, InsertOutcome, MatchReason, OsvIndex, QueryError, QueryOutcome,
-    RecordError, Severity, VulnMatch, resolve_severity,
+    Indeterminate, IndexStats, InsertOutcome, MatchReason, MatchReasonRef, MatchRef, OsvIndex,
+    QueryError, QueryOutcome, QueryRefs, RecordError, Severity, VulnMatch, resolve_severity,
 };
 pub use model::OsvRecord;
 

@@ -5,6 +5,7 @@
 //! not be judged (`unsupported_ecosystem`, `unparsable_version`, `invalid_input`). Loading
 //! statistics and skipped records go to stderr, so stdout stays pure JSON lines.
 
+use std::borrow::Cow;
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use std::time::Instant;
 use clap::{Args, Subcommand};
 use sentari_core::ecosystem::Ecosystem;
 use sentari_core::osv::{OsvIndex, QueryError};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::feeds::osv_bundle::{BundleError, BundleLimits, load_osv_bundle};
@@ -106,64 +108,213 @@ fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     obj.get(key).and_then(Value::as_str)
 }
 
+/// The three fields a query needs, read without building the whole object. Strings without
+/// escapes are borrowed from the line.
+#[derive(Deserialize)]
+struct QueryLine<'a> {
+    #[serde(borrow)]
+    ecosystem: Cow<'a, str>,
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow)]
+    version: Cow<'a, str>,
+}
+
+/// The keys this command adds to a line; an input that already has one of them takes the
+/// general path, which replaces the value instead of writing the key twice.
+const ADDED_KEYS: [&str; 4] = ["\"vulns\"", "\"status\"", "\"error\"", "\"indeterminate\""];
+
 /// Answers every JSON line of `input` on `out`.
+///
+/// The common line (an object with string `ecosystem`, `name` and `version`) is answered by
+/// echoing its text up to the closing brace and appending the result, each match written
+/// straight from the index; anything unusual goes through a `serde_json::Value`. Both give
+/// the same JSON object, only the key order differs.
 pub fn answer_lines(
     index: &OsvIndex,
     input: &mut impl BufRead,
     out: &mut impl Write,
 ) -> io::Result<()> {
     let mut line = String::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     loop {
         line.clear();
         if input.read_line(&mut line)? == 0 {
             return Ok(());
         }
-        if line.trim().is_empty() {
+        let text = line.trim();
+        if text.is_empty() {
             continue;
         }
-        let mut obj = match serde_json::from_str::<Value>(&line) {
-            Ok(Value::Object(m)) => m,
-            Ok(_) | Err(_) => {
-                let mut m = Map::new();
-                m.insert("status".into(), "invalid_input".into());
-                m.insert("error".into(), "expected a JSON object per line".into());
-                serde_json::to_writer(&mut *out, &m)?;
-                out.write_all(b"\n")?;
-                continue;
-            }
-        };
-        let (Some(eco), Some(name), Some(version)) = (
-            field(&obj, "ecosystem"),
-            field(&obj, "name"),
-            field(&obj, "version"),
-        ) else {
-            obj.insert("status".into(), "invalid_input".into());
-            obj.insert(
-                "error".into(),
-                "ecosystem, name and version must be strings".into(),
-            );
-            serde_json::to_writer(&mut *out, &obj)?;
-            out.write_all(b"\n")?;
-            continue;
-        };
-        match index.query(&Ecosystem::parse(eco), name, version) {
-            Ok(outcome) => {
-                let vulns = serde_json::to_value(&outcome.matches).unwrap_or(Value::Null);
-                obj.insert("vulns".into(), vulns);
-                if !outcome.indeterminate.is_empty() {
-                    let ind = serde_json::to_value(&outcome.indeterminate).unwrap_or(Value::Null);
-                    obj.insert("indeterminate".into(), ind);
+        buf.clear();
+        if !answer_fast(index, text, &mut buf)? {
+            buf.clear();
+            answer_general(index, text, &mut buf)?;
+        }
+        buf.push(b'\n');
+        out.write_all(&buf)?;
+    }
+}
+
+/// The fast path; false when the line needs the general one.
+fn answer_fast(index: &OsvIndex, text: &str, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let Some(body) = text.strip_suffix('}') else {
+        return Ok(false);
+    };
+    if !text.starts_with('{') || ADDED_KEYS.iter().any(|k| text.contains(k)) {
+        return Ok(false);
+    }
+    let Ok(q) = serde_json::from_str::<QueryLine<'_>>(text) else {
+        return Ok(false);
+    };
+    buf.extend_from_slice(body.trim_end().as_bytes());
+    match index.query_refs(&Ecosystem::parse(&q.ecosystem), &q.name, &q.version) {
+        Ok(refs) => {
+            buf.extend_from_slice(b",\"vulns\":[");
+            for (i, m) in refs.matches.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
                 }
+                m.write_json(buf).map_err(io::Error::other)?;
             }
-            Err(QueryError::UnsupportedEcosystem(_)) => {
-                obj.insert("status".into(), "unsupported_ecosystem".into());
-            }
-            Err(QueryError::UnparsableVersion(e)) => {
-                obj.insert("status".into(), "unparsable_version".into());
-                obj.insert("error".into(), e.to_string().into());
+            buf.push(b']');
+            if !refs.indeterminate.is_empty() {
+                buf.extend_from_slice(b",\"indeterminate\":");
+                serde_json::to_writer(&mut *buf, &refs.indeterminate)?;
             }
         }
-        serde_json::to_writer(&mut *out, &obj)?;
-        out.write_all(b"\n")?;
+        Err(QueryError::UnsupportedEcosystem(_)) => {
+            buf.extend_from_slice(b",\"status\":\"unsupported_ecosystem\"");
+        }
+        Err(QueryError::UnparsableVersion(e)) => {
+            buf.extend_from_slice(b",\"status\":\"unparsable_version\",\"error\":");
+            serde_json::to_writer(&mut *buf, &e.to_string())?;
+        }
+    }
+    buf.push(b'}');
+    Ok(true)
+}
+
+/// The general path: any line, including ones that are not objects or lack a field.
+fn answer_general(index: &OsvIndex, text: &str, buf: &mut Vec<u8>) -> io::Result<()> {
+    let mut obj = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) | Err(_) => {
+            let mut m = Map::new();
+            m.insert("status".into(), "invalid_input".into());
+            m.insert("error".into(), "expected a JSON object per line".into());
+            serde_json::to_writer(&mut *buf, &m)?;
+            return Ok(());
+        }
+    };
+    let (Some(eco), Some(name), Some(version)) = (
+        field(&obj, "ecosystem"),
+        field(&obj, "name"),
+        field(&obj, "version"),
+    ) else {
+        obj.insert("status".into(), "invalid_input".into());
+        obj.insert(
+            "error".into(),
+            "ecosystem, name and version must be strings".into(),
+        );
+        serde_json::to_writer(&mut *buf, &obj)?;
+        return Ok(());
+    };
+    match index.query(&Ecosystem::parse(eco), name, version) {
+        Ok(outcome) => {
+            let vulns = serde_json::to_value(&outcome.matches).unwrap_or(Value::Null);
+            obj.insert("vulns".into(), vulns);
+            if !outcome.indeterminate.is_empty() {
+                let ind = serde_json::to_value(&outcome.indeterminate).unwrap_or(Value::Null);
+                obj.insert("indeterminate".into(), ind);
+            }
+        }
+        Err(QueryError::UnsupportedEcosystem(_)) => {
+            obj.insert("status".into(), "unsupported_ecosystem".into());
+        }
+        Err(QueryError::UnparsableVersion(e)) => {
+            obj.insert("status".into(), "unparsable_version".into());
+            obj.insert("error".into(), e.to_string().into());
+        }
+    }
+    serde_json::to_writer(&mut *buf, &obj)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn index() -> OsvIndex {
+        let mut idx = OsvIndex::new();
+        let rec = serde_json::json!({
+            "id": "PYSEC-0000-1", "modified": "2024-01-01T00:00:00Z",
+            "aliases": ["CVE-0000-1"], "summary": "a \"quoted\" summary",
+            "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "Demo_Pkg"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}],
+                "versions": ["9.9"]}]
+        });
+        idx.insert_json(rec.to_string().as_bytes()).unwrap();
+        idx
+    }
+
+    fn answer(idx: &OsvIndex, input: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        answer_lines(idx, &mut input.as_bytes(), &mut out).unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Both paths must give the same object for the same query; only key order may differ.
+    #[test]
+    fn fast_and_general_paths_agree() {
+        let idx = index();
+        let lines = [
+            r#"{"ecosystem":"PyPI","name":"demo-pkg","version":"1.5","tag":7}"#,
+            r#"{"ecosystem":"PyPI","name":"demo.pkg","version":"9.9"}"#,
+            r#"{"ecosystem":"PyPI","name":"demo-pkg","version":"2.0"}"#,
+            r#"{"ecosystem":"PyPI","name":"demo-pkg","version":"not a version!"}"#,
+            r#"{"ecosystem":"Nope","name":"x","version":"1"}"#,
+            r#" { "ecosystem" : "PyPI" , "name" : "demo\u002dpkg" , "version" : "1.0" } "#,
+        ];
+        for l in lines {
+            let mut fast = Vec::new();
+            assert!(answer_fast(&idx, l.trim(), &mut fast).unwrap(), "{l}");
+            let mut general = Vec::new();
+            answer_general(&idx, l.trim(), &mut general).unwrap();
+            let a: Value = serde_json::from_slice(&fast).unwrap();
+            let b: Value = serde_json::from_slice(&general).unwrap();
+            assert_eq!(a, b, "{l}");
+        }
+        let got = answer(&idx, &lines.join("\n"));
+        assert_eq!(got[0]["tag"], 7);
+        assert_eq!(got[0]["vulns"][0]["id"], "PYSEC-0000-1");
+        assert_eq!(got[0]["vulns"][0]["summary"], "a \"quoted\" summary");
+        assert_eq!(got[0]["vulns"][0]["matched"]["fixed"], "2.0");
+        assert_eq!(got[0]["vulns"][0]["severity"]["score"], 9.8);
+        assert_eq!(got[1]["vulns"][0]["matched"]["via"], "versions");
+        assert_eq!(got[2]["vulns"].as_array().unwrap().len(), 0);
+        assert_eq!(got[3]["status"], "unparsable_version");
+        assert_eq!(got[4]["status"], "unsupported_ecosystem");
+        assert_eq!(got[5]["vulns"][0]["id"], "PYSEC-0000-1");
+    }
+
+    #[test]
+    fn unusual_lines_take_the_general_path() {
+        let idx = index();
+        let got = answer(
+            &idx,
+            "[1]\n{\"ecosystem\":\"PyPI\",\"name\":5,\"version\":\"1\"}\n{\"ecosystem\":\"PyPI\",\"name\":\"demo-pkg\",\"version\":\"1\",\"vulns\":\"old\"}\n",
+        );
+        assert_eq!(got[0]["status"], "invalid_input");
+        assert_eq!(got[1]["status"], "invalid_input");
+        assert_eq!(got[1]["name"], 5);
+        assert_eq!(got[2]["vulns"][0]["id"], "PYSEC-0000-1");
     }
 }

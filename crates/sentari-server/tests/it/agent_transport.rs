@@ -771,6 +771,12 @@ async fn reencrypt_then_restart_with_the_new_passphrase_keeps_agents_working() {
         degraded.drain().join("\n")
     );
     assert!(lines.contains("CA initialisation failed"), "{lines}");
+    // The dashboard and API keep serving, and health says what is wrong.
+    let (code, body) = curl_https(
+        &ca_dir(&env).join("ca.pem"),
+        &format!("{}/api/health", degraded.url()),
+    );
+    assert!(body.contains("ca_degraded"), "{code} {body}");
     degraded.terminate(Duration::from_secs(30));
 
     let server = start(
@@ -793,5 +799,178 @@ async fn reencrypt_then_restart_with_the_new_passphrase_keeps_agents_working() {
         std::fs::read(ca_dir(&env).join("ca.pem")).unwrap(),
         ca_before
     );
+    drop(server);
+}
+
+fn curl_https(ca: &Path, url: &str) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "--cacert"])
+        .arg(ca)
+        .arg(url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
+    (code.to_owned(), body.to_owned())
+}
+
+fn identity(key: &KeyPair, cert_pem: &str) -> DeviceIdentity {
+    DeviceIdentity {
+        cert_pem: cert_pem.to_owned(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+fn csr_of(key: &KeyPair) -> String {
+    CertificateParams::default()
+        .serialize_request(key)
+        .unwrap()
+        .pem()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_opens_near_expiry_keeps_an_overlap_and_registration_is_rate_limited() {
+    let env = Env::new().await;
+    let server = start(&env, &[("SENTARI_AGENT_REGISTER_RATE_PER_MINUTE", "4")]);
+    let url = server.agent.clone().unwrap();
+    let ca_pem = ca_dir(&env).join("ca.pem");
+    let anon = client(&url, &ca_pem, None);
+
+    let key1 = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let reg = anon
+        .register(&register_req(TOKEN, "m-renew", csr_of(&key1)))
+        .await
+        .unwrap();
+
+    // A fresh 365-day certificate is not due for renewal: a clear 409, nothing changed.
+    let c1 = client(&url, &ca_pem, Some(&identity(&key1, &reg.device_cert)));
+    let e = c1
+        .renew(&sentari_proto::agent::RenewRequest { csr: csr_p256() })
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&e), (409, "renewal_not_due".into()));
+
+    // Give the device a certificate that expires in ten days, as if a year had passed.
+    let ca = pki::load(&pki::CaPaths { dir: ca_dir(&env) }, SECRET).unwrap();
+    let key2 = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let short = ca
+        .sign_device_csr(&csr_of(&key2), reg.device_id, time::Duration::days(10))
+        .unwrap();
+    let s = store(&env).await;
+    assert!(
+        s.renew_device_cert(
+            reg.device_id,
+            &sentari_store::DeviceCert {
+                fingerprint: short.fingerprint.clone(),
+                serial: short.serial.clone(),
+                not_after: short.not_after,
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap()
+    );
+    let c2 = client(&url, &ca_pem, Some(&identity(&key2, &short.pem)));
+    c2.config().await.unwrap();
+
+    // Now within 30 days of expiry: renewal issues a 365-day certificate for the same device.
+    let key3 = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let renewed = c2
+        .renew(&sentari_proto::agent::RenewRequest { csr: csr_of(&key3) })
+        .await
+        .unwrap();
+    let summary = pki::summarize(&pem_der(&renewed.device_cert)).unwrap();
+    let days = (summary.not_after - time::OffsetDateTime::now_utc()).whole_days();
+    assert!((363..=365).contains(&days), "renewed for {days} days");
+    assert!(
+        summary.subject.contains(&reg.device_id.to_string()),
+        "{}",
+        summary.subject
+    );
+    let c3 = client(&url, &ca_pem, Some(&identity(&key3, &renewed.device_cert)));
+    c3.config().await.unwrap();
+    // The replaced certificate keeps working during the overlap, so a crash between the
+    // renewal and saving the new certificate cannot lock the agent out.
+    c2.config().await.unwrap();
+    let device = s.get_device(reg.device_id).await.unwrap().unwrap();
+    assert_eq!(device.id, reg.device_id);
+    s.close().await;
+
+    // Registration: four attempts per minute per address (one used above), whatever their
+    // outcome; the fifth is refused with 429 and a Retry-After.
+    for i in 0..3 {
+        let e = anon
+            .register(&register_req(
+                "wrong-token",
+                &format!("m-rl-{i}"),
+                csr_p256(),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(status_of(&e).0, 401);
+    }
+    let e = anon
+        .register(&register_req(TOKEN, "m-rl-last", csr_p256()))
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&e), (429, "rate_limited".into()));
+    assert!(e.retry_after().is_some(), "{e}");
+    let sec = eventually(Duration::from_secs(10), "rate-limit log line", || async {
+        let log = read_log(&env.data_dir(), "security");
+        log.contains("rate limited").then_some(log)
+    })
+    .await;
+    assert!(sec.contains("127.0.0.1"), "{sec}");
+    drop(server);
+}
+
+/// The DER of a PEM certificate.
+fn pem_der(pem: &str) -> Vec<u8> {
+    x509_parser::pem::parse_x509_pem(pem.as_bytes())
+        .unwrap()
+        .1
+        .contents
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_certificate_replaces_the_ca_issued_one_on_the_web_listener() {
+    let env = Env::new().await;
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cert_path = dir.path().join("operator.pem");
+    let key_path = dir.path().join("operator.key");
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let server = env.start(
+        "serve",
+        &[
+            ("SENTARI_SECRET_KEY", SECRET),
+            ("SENTARI_HTTP_TLS", "on"),
+            ("SENTARI_TLS_CERT", cert_path.to_str().unwrap()),
+            ("SENTARI_TLS_KEY", key_path.to_str().unwrap()),
+        ],
+    );
+    // Trusting only the operator's certificate must be enough to reach the web listener.
+    let ready = eventually(
+        Duration::from_secs(60),
+        "HTTPS with the operator cert",
+        || {
+            let (code, _) = curl_https(&cert_path, &format!("{}/api/ready", server.url()));
+            async move { (code == "200").then_some(()) }
+        },
+    )
+    .await;
+    let () = ready;
+    // The internal CA does not vouch for the web listener any more.
+    let (code, _) = curl_https(
+        &ca_dir(&env).join("ca.pem"),
+        &format!("{}/api/ready", server.url()),
+    );
+    assert_ne!(code, "200");
     drop(server);
 }
