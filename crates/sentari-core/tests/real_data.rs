@@ -240,3 +240,52 @@ fn eol_data() {
     assert_eq!(db.find("debian", "12.6").unwrap().cycle, "12");
     assert_eq!(st("python", "1.0"), EolStatus::Unknown);
 }
+
+/// The JSON written straight from the index (what `sentari osv query` prints) is exactly the
+/// serialisation of the owned match, for every match of the AlmaLinux and Go bundles at the
+/// versions their own events name (the cached parts must never go stale or leak between
+/// entries).
+#[test]
+fn written_json_equals_the_owned_match() {
+    let mut compared = 0;
+    for eco in ["AlmaLinux", "Go", "PyPI"] {
+        let (idx, _, _) = load(eco);
+        let path = format!("{DATA}/osv/{eco}/all.zip");
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+        for i in (0..zip.len()).step_by(5) {
+            let mut buf = Vec::new();
+            zip.by_index(i).unwrap().read_to_end(&mut buf).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+            for a in v["affected"].as_array().into_iter().flatten() {
+                let (Some(pe), Some(name)) = (
+                    a["package"]["ecosystem"].as_str(),
+                    a["package"]["name"].as_str(),
+                ) else {
+                    continue;
+                };
+                let events = a["ranges"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|r| r["events"].as_array().into_iter().flatten())
+                    .flat_map(|e| e.as_object().into_iter().flatten())
+                    .filter_map(|(_, v)| v.as_str())
+                    .filter(|v| *v != "0");
+                for ver in events.take(3) {
+                    let Ok(refs) = idx.query_refs(&Ecosystem::parse(pe), name, ver) else {
+                        continue;
+                    };
+                    for m in &refs.matches {
+                        let mut out = Vec::new();
+                        m.write_json(&mut out);
+                        let written: serde_json::Value = serde_json::from_slice(&out).unwrap();
+                        let owned = serde_json::to_value(m.to_match()).unwrap();
+                        assert_eq!(written, owned, "{pe} {name} {ver}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 1000, "{compared}");
+}

@@ -1,6 +1,7 @@
 //! The in-memory advisory index, keyed by (ecosystem without release, normalised name).
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::sync::OnceLock;
 
 use serde::{Serialize, Serializer};
@@ -161,6 +162,9 @@ struct Entry {
     ranges: Vec<PreparedRange>,
     listed: Vec<Listed>,
     severity: Option<Severity>,
+    /// `"severity":…,"matched":{"ecosystem":…,"package":…` as JSON, made on first use (see
+    /// [`Advisory::json_head`]); the rest of the reason depends on the queried version.
+    json_head: OnceLock<Box<str>>,
 }
 
 /// Why a query could not be evaluated.
@@ -360,17 +364,85 @@ impl<'a> MatchRef<'a> {
         }
     }
 
+    /// The constant part of this match's JSON after the advisory's fields.
+    fn entry_head(&self) -> &'a str {
+        self.entry.json_head.get_or_init(|| {
+            let mut out = String::from("\"severity\":");
+            out.push_str(
+                &serde_json::to_string(&self.severity()).unwrap_or_else(|_| "null".into()),
+            );
+            out.push_str(",\"matched\":{\"ecosystem\":");
+            out.push_str(&json_string(&self.entry.ecosystem.to_string()));
+            out.push_str(",\"package\":");
+            out.push_str(&json_string(&self.entry.name));
+            out.into()
+        })
+    }
+
     /// Appends this match as a JSON object with the fields of [`VulnMatch`] (`id`, `aliases`,
-    /// `summary`, `severity`, `matched`), without building the owned form first.
-    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    /// `summary`, `severity`, `matched`), without building the owned form first. What does
+    /// not depend on the queried version is serialised once per advisory and entry and then
+    /// copied, which is most of the bytes.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
         out.push(b'{');
         out.extend_from_slice(self.advisory.json_head().as_bytes());
-        out.extend_from_slice(b",\"severity\":");
-        serde_json::to_writer(&mut *out, &self.severity())?;
-        out.extend_from_slice(b",\"matched\":");
-        serde_json::to_writer(&mut *out, &self.reason())?;
-        out.push(b'}');
-        Ok(())
+        out.push(b',');
+        out.extend_from_slice(self.entry_head().as_bytes());
+        let r = self.reason();
+        // These three are fixed ASCII words that need no escaping.
+        out.extend_from_slice(b",\"comparator\":\"");
+        out.extend_from_slice(r.comparator.as_bytes());
+        out.extend_from_slice(b"\",\"via\":\"");
+        out.extend_from_slice(r.via.as_bytes());
+        out.push(b'"');
+        if let Some(t) = r.range_type {
+            out.extend_from_slice(b",\"range_type\":\"");
+            out.extend_from_slice(t.as_bytes());
+            out.push(b'"');
+        }
+        for (key, value) in [
+            ("introduced", r.introduced),
+            ("fixed", r.fixed),
+            ("last_affected", r.last_affected),
+            ("limit", r.limit),
+            ("listed_version", r.listed_version),
+        ] {
+            if let Some(v) = value {
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(key.as_bytes());
+                out.extend_from_slice(b"\":");
+                // Writing into a `Vec` cannot fail; the fallback keeps the output well-formed.
+                if serde_json::to_writer(&mut *out, v).is_err() {
+                    out.extend_from_slice(b"\"\"");
+                }
+            }
+        }
+        out.extend_from_slice(b"}}");
+    }
+}
+
+/// A string as a JSON string literal.
+fn json_string(s: &str) -> String {
+    // Serialising a `str` cannot fail; the fallback only keeps the output well-formed.
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// A hasher for advisory numbers, which are already well spread: the default SipHash costs
+/// more than the rest of a query's bookkeeping.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -581,6 +653,7 @@ impl OsvIndex {
                 ranges,
                 listed,
                 severity,
+                json_head: OnceLock::new(),
             },
         ))
     }
@@ -625,7 +698,7 @@ impl OsvIndex {
         let mut as_semver: Option<Result<Version, VersionError>> = None;
         // An advisory can list the same package in several entries (one per release, say);
         // the first entry that matches explains the match, later ones are skipped.
-        let mut matched: HashSet<u32> = HashSet::new();
+        let mut matched: HashSet<u32, BuildHasherDefault<IdHasher>> = HashSet::default();
         for entry in bucket {
             if matched.contains(&entry.advisory) || !entry.ecosystem.applies_to(ecosystem) {
                 continue;
