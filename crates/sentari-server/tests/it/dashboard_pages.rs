@@ -98,7 +98,10 @@ async fn every_page_enforces_its_declared_minimum_role_and_shows_only_what_the_r
     let mut failures = Vec::new();
     let mut fail = |s: String| failures.push(s);
     for (method, path, access) in &table {
-        let concrete = path.replace("{id}", SOME_ID).replace("{file}", "app.css");
+        let concrete = path
+            .replace("{id}", SOME_ID)
+            .replace("{advisory_id}", "NO-SUCH-ADVISORY")
+            .replace("{file}", "app.css");
         for (role, visitor) in &visitors {
             let who = role.map(|r| r.as_str()).unwrap_or("anonymous");
             let r = if *method == "GET" {
