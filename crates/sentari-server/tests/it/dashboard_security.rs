@@ -565,3 +565,54 @@ async fn dashboard_security_feed_section_syncs_saves_settings_and_stale_feeds_sh
     let text = audit.body.to_string();
     assert!(text.contains("feeds.nvd_api_key") && !text.contains("XYZ123"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_security_in_headless_chromium() {
+    use crate::browser::{CHROMIUM, missing_tools, repo_root, screenshot_dir};
+    if let Some(missing) = missing_tools() {
+        let note = format!(
+            "browser test SKIPPED: missing {missing}; run `bash .ci/setup.d/dashboard.sh` as root"
+        );
+        assert!(std::env::var_os("CI").is_none(), "{note} (CI must run it)");
+        eprintln!("\n=== {note} ===\n");
+        return;
+    }
+    let env = Env::new().await;
+    let server = start(&env, FAST).await;
+    let owner = login(&server, OWNER, OWNER_PW).await;
+    let analyst_pw = create_user(&server, &owner, "analyst@example.com", "analyst").await;
+    let viewer_pw = create_user(&server, &owner, "viewer@example.com", "viewer").await;
+    seed_findings(&env).await;
+
+    let shots = screenshot_dir().join("security");
+    let _ = std::fs::remove_dir_all(&shots);
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(repo_root().join("tests/browser/security.mjs"))
+        .current_dir(repo_root().join("tests/browser"))
+        .env("SENTARI_URL", server.url())
+        .env("OWNER_EMAIL", OWNER)
+        .env("OWNER_PASSWORD", OWNER_PW)
+        .env("ANALYST_EMAIL", "analyst@example.com")
+        .env("ANALYST_PASSWORD", &analyst_pw)
+        .env("VIEWER_EMAIL", "viewer@example.com")
+        .env("VIEWER_PASSWORD", &viewer_pw)
+        .env("SCREENSHOT_DIR", &shots)
+        .env("CHROMIUM", CHROMIUM)
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(240), cmd.output())
+        .await
+        .expect("the browser script did not finish within 4 minutes")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(
+        out.status.success(),
+        "the browser script failed ({}):\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("security browser test passed"));
+    let pngs = std::fs::read_dir(&shots).unwrap().count();
+    assert!(pngs >= 10, "{pngs} screenshots in {}", shots.display());
+}
