@@ -218,7 +218,7 @@ async fn render_page(
         mfa: mfa.enabled,
         mfa_required: mfa.required_by_policy,
         mfa_possible: p.user.provider != IdentityProvider::Oidc,
-        recovery_codes_left: i64::from(mfa.recovery_codes_left),
+        recovery_codes_left: mfa.recovery_codes_left,
         enrollment: once.enrollment,
         recovery_codes: once.recovery_codes,
         last_login: p.user.last_login_at.map(|t| view::stamp(t, now)),

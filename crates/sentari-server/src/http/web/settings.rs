@@ -142,8 +142,10 @@ pub struct FeedSource {
     pub last_attempt: Option<Stamp>,
     /// Last successful sync.
     pub last_success: Option<Stamp>,
-    /// Last error, if the last sync failed.
+    /// Last error, if the last sync failed, cut to a readable length.
     pub last_error: Option<String>,
+    /// The whole error when it was cut.
+    pub last_error_full: Option<String>,
     /// How many records it holds.
     pub records: i64,
     /// Older than three days, or never synced (the rule of `/api/health`).
@@ -163,8 +165,25 @@ pub struct FeedJob {
     pub created: Stamp,
     /// When it finished.
     pub finished: Option<Stamp>,
-    /// Its error, when it failed.
+    /// Its error, when it failed, cut to a readable length.
     pub error: Option<String>,
+    /// The whole error when it was cut.
+    pub error_full: Option<String>,
+}
+
+/// The most characters of an error shown at first; a feed error lists every URL that failed,
+/// which can run to pages, so the rest sits behind a disclosure.
+pub const ERROR_PREVIEW: usize = 240;
+
+/// An error cut to [`ERROR_PREVIEW`] characters, and the whole text when it was cut.
+pub fn preview(e: Option<String>) -> (Option<String>, Option<String>) {
+    match e {
+        Some(e) if e.chars().count() > ERROR_PREVIEW => {
+            let short: String = e.chars().take(ERROR_PREVIEW).collect();
+            (Some(format!("{short}…")), Some(e))
+        }
+        e => (e, None),
+    }
 }
 
 /// `system_config` key of the NVD API key (seed `000_…` §9). Only stored for now: no feed job
@@ -193,18 +212,23 @@ impl FeedSettings {
         let mut jobs: Vec<FeedJob> = osv_jobs
             .into_iter()
             .chain(eol_jobs)
-            .map(|j| FeedJob {
-                state: match j.state {
-                    JobState::Pending if j.attempts > 0 => "retrying",
-                    JobState::Pending => "queued",
-                    JobState::Running => "running",
-                    JobState::Done => "done",
-                    JobState::Dead => "failed",
-                },
-                created: view::stamp(j.created_at, now),
-                finished: j.finished_at.map(|t| view::stamp(t, now)),
-                error: j.last_error.filter(|_| j.state != JobState::Done),
-                kind: j.kind,
+            .map(|j| {
+                let (error, error_full) =
+                    preview(j.last_error.filter(|_| j.state != JobState::Done));
+                FeedJob {
+                    error,
+                    error_full,
+                    state: match j.state {
+                        JobState::Pending if j.attempts > 0 => "retrying",
+                        JobState::Pending => "queued",
+                        JobState::Running => "running",
+                        JobState::Done => "done",
+                        JobState::Dead => "failed",
+                    },
+                    created: view::stamp(j.created_at, now),
+                    finished: j.finished_at.map(|t| view::stamp(t, now)),
+                    kind: j.kind,
+                }
             })
             .collect();
         jobs.sort_by(|a, b| b.created.iso.cmp(&a.created.iso));
@@ -215,17 +239,21 @@ impl FeedSettings {
             sources: body
                 .sources
                 .into_iter()
-                .map(|f| FeedSource {
-                    last_attempt: f.last_attempt.map(|t| view::stamp(t, now)),
-                    last_success: f.last_success.map(|t| view::stamp(t, now)),
-                    last_error: f.last_error,
-                    records: f.record_count,
-                    stale: f.stale,
-                    detail: match &f.detail {
-                        serde_json::Value::Null => String::new(),
-                        d => d.to_string(),
-                    },
-                    name: f.source,
+                .map(|f| {
+                    let (last_error, last_error_full) = preview(f.last_error);
+                    FeedSource {
+                        last_attempt: f.last_attempt.map(|t| view::stamp(t, now)),
+                        last_success: f.last_success.map(|t| view::stamp(t, now)),
+                        last_error,
+                        last_error_full,
+                        records: f.record_count,
+                        stale: f.stale,
+                        detail: match &f.detail {
+                            serde_json::Value::Null => String::new(),
+                            d => d.to_string(),
+                        },
+                        name: f.source,
+                    }
                 })
                 .collect(),
             advisories: body.advisories,
