@@ -616,3 +616,40 @@ async fn dashboard_security_in_headless_chromium() {
     let pngs = std::fs::read_dir(&shots).unwrap().count();
     assert!(pngs >= 10, "{pngs} screenshots in {}", shots.display());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_security_login_page_offers_sso_only_when_oidc_is_configured() {
+    let env = Env::new().await;
+    let server = start(&env, FAST).await;
+    let page = Web::anonymous(&server).get("/login").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("/api/v1/auth/oidc/login"));
+    server.kill();
+    // The provider is contacted only when someone uses the button, so an unreachable issuer
+    // is enough to show it.
+    let mut vars = FAST.to_vec();
+    vars.extend([
+        ("SENTARI_OIDC_ISSUER_URL", "http://127.0.0.1:9"),
+        ("SENTARI_OIDC_CLIENT_ID", "sentari"),
+        ("SENTARI_OIDC_CLIENT_SECRET", "client-secret-for-tests"),
+    ]);
+    let server = start(&env, &vars).await;
+    let page = Web::anonymous(&server).get("/login").await;
+    assert!(
+        page.body.contains(
+            "<a class=\"button\" href=\"/api/v1/auth/oidc/login\">Sign in with single sign-on</a>"
+        ),
+        "{}",
+        page.body
+    );
+    // A failed password attempt keeps the button.
+    let r = Web::anonymous(&server)
+        .post_raw(
+            "/login",
+            &[("email", "nobody@example.com"), ("password", "wrong")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("Sign in with single sign-on"));
+}
