@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use sentari_store::Store;
@@ -26,6 +26,7 @@ struct Inner {
     metrics: Option<PrometheusHandle>,
     warnings: RwLock<Vec<String>>,
     auth: OnceLock<crate::auth::AuthRuntime>,
+    feed_warnings: RwLock<Option<(Instant, Vec<String>)>>,
 }
 
 impl AppState {
@@ -39,6 +40,7 @@ impl AppState {
                 metrics,
                 warnings: RwLock::new(Vec::new()),
                 auth: OnceLock::new(),
+                feed_warnings: RwLock::new(None),
             }),
         }
     }
@@ -91,6 +93,31 @@ impl AppState {
     /// The authentication runtime, once installed.
     pub fn auth(&self) -> Option<&crate::auth::AuthRuntime> {
         self.inner.auth.get()
+    }
+
+    /// The stale-feed warnings last read, unless older than `max_age` (the dashboard's banner
+    /// reads them on every page, so they are cached rather than queried each time).
+    pub fn feed_warnings(&self, max_age: Duration) -> Option<Vec<String>> {
+        let guard = self.inner.feed_warnings.read().ok()?;
+        let (at, w) = guard.as_ref()?;
+        (at.elapsed() <= max_age).then(|| w.clone())
+    }
+
+    /// The stale-feed warnings last read, however old (empty before the first read).
+    pub fn feed_warnings_any(&self) -> Vec<String> {
+        self.inner
+            .feed_warnings
+            .read()
+            .ok()
+            .and_then(|g| g.as_ref().map(|(_, w)| w.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Stores freshly read stale-feed warnings.
+    pub fn set_feed_warnings(&self, warnings: Vec<String>) {
+        if let Ok(mut w) = self.inner.feed_warnings.write() {
+            *w = Some((Instant::now(), warnings));
+        }
     }
 
     /// Replaces the list of warnings.

@@ -99,17 +99,23 @@ pub struct Enrollment {
     pub qr_svg: String,
 }
 
+/// An `otpauth://` URI as a QR code (an SVG document). The dashboard draws it again from the URI
+/// when a confirmation code was wrong, so the user need not start the enrollment over.
+pub fn qr_svg(uri: &str) -> Result<String, MfaError> {
+    let qr = QrCode::new(uri.as_bytes()).map_err(|e| MfaError::Totp(e.to_string()))?;
+    Ok(qr
+        .render::<svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build())
+}
+
 /// Makes a new secret for `account` (the user's e-mail).
 pub fn new_enrollment(account: &str) -> Result<Enrollment, MfaError> {
     let secret: [u8; 20] = rand::rng().random();
     let t = totp(&secret, account)?;
     let uri = t.to_url().map_err(|e| MfaError::Totp(e.to_string()))?;
-    let qr = QrCode::new(uri.as_bytes()).map_err(|e| MfaError::Totp(e.to_string()))?;
-    let svg = qr
-        .render::<svg::Color<'_>>()
-        .min_dimensions(200, 200)
-        .quiet_zone(true)
-        .build();
+    let svg = qr_svg(&uri)?;
     Ok(Enrollment {
         secret_base32: t.secret().to_base32(),
         secret: secret.to_vec(),

@@ -56,7 +56,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthBo
 
 /// A warning per feed source whose last success is older than three days (or that has only
 /// ever failed), so monitoring notices a silently stale vulnerability database.
-async fn feed_warnings(store: &sentari_store::Store) -> Vec<String> {
+pub(crate) async fn feed_warnings(store: &sentari_store::Store) -> Vec<String> {
     let Ok(Ok(statuses)) = tokio::time::timeout(PROBE_TIMEOUT, store.feed_statuses()).await else {
         return Vec::new();
     };

@@ -22,15 +22,15 @@ use crate::common::{Env, eventually};
 use sentari_store::{NewJob, Store, StoreOptions};
 use serde_json::json;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 const FAILED_JOB_ERROR: &str = "seeded failure: the browser test expects to see this";
 
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Where screenshots go: `<cargo target dir>/screenshots`.
-fn screenshot_dir() -> PathBuf {
+pub(crate) fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"));
@@ -38,7 +38,7 @@ fn screenshot_dir() -> PathBuf {
 }
 
 /// `None` when everything the test needs is installed, else what is missing.
-fn missing_tools() -> Option<String> {
+pub(crate) fn missing_tools() -> Option<String> {
     let mut missing = Vec::new();
     if !Path::new(CHROMIUM).exists() {
         missing.push(format!("{CHROMIUM} (Debian package chromium)"));
@@ -86,7 +86,12 @@ async fn the_dashboard_works_in_headless_chromium() {
     store.close().await;
 
     let shots = screenshot_dir();
-    let _ = std::fs::remove_dir_all(&shots);
+    // Only this test's own screenshots: other browser tests keep theirs in subdirectories.
+    for e in std::fs::read_dir(&shots).into_iter().flatten().flatten() {
+        if e.path().extension().is_some_and(|x| x == "png") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(repo_root().join("tests/browser/dashboard.mjs"))
         .current_dir(repo_root().join("tests/browser"))

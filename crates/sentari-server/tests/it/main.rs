@@ -17,6 +17,7 @@ mod browser;
 mod common;
 mod config_errors;
 mod dashboard_pages;
+mod dashboard_security;
 mod fleet_api;
 mod fleet_feeds;
 mod fleet_ingest;

@@ -8,6 +8,11 @@
 //!   browsers, the check the API applies to cookie writes) and, when signed in, carry the
 //!   session's CSRF token in its `csrf` field.
 //!
+//! - a user whom the MFA policy requires to enroll, and who has not, is sent to the
+//!   two-factor section of `/profile` from every page, and their forms are refused, except
+//!   enrolling and signing out ([`mfa_enrollment_path`]): the dashboard's side of the API's
+//!   `403 mfa_enrollment_required`.
+//!
 //! The body of a form post is read here (at most [`FORM_LIMIT`] bytes) to find the token, then
 //! handed on unchanged to the handler.
 
@@ -51,6 +56,15 @@ pub fn login_redirect(req: &Request) -> Response {
     Redirect::to(&format!("/login?{query}")).into_response()
 }
 
+/// The routes a user who must still enroll in MFA may use: the profile page (where enrollment
+/// is), the enrollment forms, signing in and out, and the static files. The policy is read
+/// through its cache, so the check costs no query on most requests.
+pub fn mfa_enrollment_path(path: &str) -> bool {
+    matches!(path, "/profile" | "/login" | "/logout")
+        || path.starts_with("/profile/mfa/")
+        || path.starts_with("/static/")
+}
+
 /// The middleware wrapped around every dashboard route by `web::page`.
 pub async fn guard(State(access): State<Access>, req: Request, next: Next) -> Response {
     let principal = req.extensions().get::<Principal>().cloned();
@@ -74,6 +88,29 @@ pub async fn guard(State(access): State<Access>, req: Request, next: Next) -> Re
             }
             Some(_) => {}
         }
+    }
+    if let (Some(p), Some(st)) = (&principal, &state)
+        && !mfa_enrollment_path(req.uri().path())
+        && let (Some(store), Some(rt)) = (st.store(), st.auth())
+        && let Ok(policy) = rt.mfa_policy.get(store).await
+        && policy.must_enroll(&p.user)
+    {
+        tracing::warn!(
+            target: SECURITY,
+            event = "mfa_enrollment_required",
+            user = %p.user.email,
+            method = %req.method(),
+            path = %req.uri().path(),
+            "dashboard request refused until the user enrolls in MFA"
+        );
+        if req.method() == Method::GET {
+            return Redirect::to("/profile#mfa").into_response();
+        }
+        return view::bare_error(
+            StatusCode::FORBIDDEN,
+            "Two-factor authentication required",
+            "Your role requires two-factor authentication. Enable it on your profile page first.",
+        );
     }
     if req.method() != Method::POST {
         return next.run(req).await;

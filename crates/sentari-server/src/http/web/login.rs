@@ -111,14 +111,29 @@ pub struct LoginQuery {
     notice: Option<String>,
 }
 
+/// The "Sign in with single sign-on" button, when OIDC is configured. It starts the API's
+/// flow (`/api/v1/auth/oidc/login`), which comes back signed in to `/`.
+fn sso_link(state: &AppState) -> Option<SsoLink> {
+    state.auth()?.oidc.as_ref()?;
+    Some(SsoLink {
+        href: "/api/v1/auth/oidc/login".to_owned(),
+        label: "single sign-on".to_owned(),
+    })
+}
+
 /// `GET /login`.
-pub async fn form(MaybeUser(user): MaybeUser, Query(q): Query<LoginQuery>) -> Response {
+pub async fn form(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let next = safe_next(q.next.as_deref());
     if user.is_some() {
         return Redirect::to(&next).into_response();
     }
     let mut page = LoginPage::new(next);
     page.notice = notice_text(q.notice.as_deref());
+    page.sso = sso_link(&state);
     view::render(StatusCode::OK, &page)
 }
 
@@ -208,6 +223,7 @@ pub async fn submit(
                 return view::render(status, &page);
             }
             page.error = Some(login_message(&failure));
+            page.sso = sso_link(&state);
             let mut resp = view::render(failure.status, &page);
             if let Some(s) = failure.retry_after
                 && let Ok(v) = header::HeaderValue::from_str(&s.to_string())

@@ -18,6 +18,7 @@ pub mod assets;
 pub mod audit;
 pub mod chart;
 pub mod csrf;
+pub mod cve;
 pub mod fleet;
 pub mod guard;
 pub mod login;
@@ -95,7 +96,21 @@ pub fn routes() -> Vec<WebRoute> {
         page(M::GET, "/fleet/runtime", VIEWER, fleet::runtime),
         page(M::GET, "/fleet/scans", VIEWER, fleet::scans),
         page(M::GET, "/fleet/diagnostics", ANALYST, fleet::diagnostics),
-        page(M::GET, "/security/cve", VIEWER, fleet::cve),
+        page(M::GET, "/security/cve", VIEWER, cve::page),
+        // Security → CVE: an advisory's page, and suppressions (analyst and up).
+        page(M::GET, "/security/cve/{advisory_id}", VIEWER, cve::advisory),
+        page(
+            M::POST,
+            "/security/cve/suppressions",
+            ANALYST,
+            cve::suppress,
+        ),
+        page(
+            M::POST,
+            "/security/cve/suppressions/{id}/delete",
+            ANALYST,
+            cve::unsuppress,
+        ),
         // Admin → Settings: users, enrollment tokens, CVE feed.
         page(M::GET, "/admin/settings", ADMIN, settings::page),
         page(
@@ -146,6 +161,13 @@ pub fn routes() -> Vec<WebRoute> {
             ADMIN,
             settings::revoke_token,
         ),
+        page(M::POST, "/admin/settings/feed", ADMIN, settings::save_feed),
+        page(
+            M::POST,
+            "/admin/settings/feed/sync",
+            ADMIN,
+            settings::sync_feed,
+        ),
         // Admin → Tasks: the job queue.
         page(M::GET, "/admin/tasks", ADMIN, tasks::page),
         page(M::POST, "/admin/tasks/jobs/{id}/retry", ADMIN, tasks::retry),
@@ -161,6 +183,19 @@ pub fn routes() -> Vec<WebRoute> {
             profile::change_password,
         ),
         page(M::POST, "/profile/api-keys", VIEWER, profile::create_key),
+        page(M::POST, "/profile/mfa/enroll", VIEWER, profile::mfa_enroll),
+        page(
+            M::POST,
+            "/profile/mfa/confirm",
+            VIEWER,
+            profile::mfa_confirm,
+        ),
+        page(
+            M::POST,
+            "/profile/mfa/disable",
+            VIEWER,
+            profile::mfa_disable,
+        ),
         page(
             M::POST,
             "/profile/api-keys/{id}/revoke",

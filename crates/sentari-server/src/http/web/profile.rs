@@ -8,8 +8,14 @@
 //! sign-in (a wrong current password counts as a failed sign-in), applies the password policy,
 //! and signs the account out everywhere, this browser included.
 //!
-//! The two-factor section shows the account's MFA state; enrolling and disabling MFA is added
-//! here when TOTP support lands (see `templates/profile.html`).
+//! Two-factor authentication goes through the JSON API's handlers too (`http::api::mfa`):
+//! enrolling shows the QR code (inline SVG: the page's Content-Security-Policy allows no `data:`
+//! images) and the secret, one valid code confirms it and the ten recovery codes are shown once,
+//! in the answer to that form. When a code is wrong the QR code is drawn again from the
+//! `otpauth://` URI the form carries, so the user keeps the secret already scanned; what turns
+//! MFA on is only ever the pending secret stored by the enrollment. A user whom the MFA policy
+//! requires to enroll is sent here from every other page (`guard`), as the API refuses them
+//! everything but enrollment.
 
 use std::net::IpAddr;
 
@@ -19,7 +25,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use sentari_core::auth::{IdentityProvider, Role, check_password_policy};
-use sentari_proto::auth::CreateApiKeyRequest;
+use sentari_proto::auth::{CreateApiKeyRequest, MfaCodeRequest};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -64,6 +70,28 @@ pub struct CreatedKey {
     pub name: String,
 }
 
+/// An MFA enrollment waiting for its first code.
+#[derive(Debug, Clone)]
+pub struct Enrollment {
+    /// The QR code, an SVG document made by the server.
+    pub qr_svg: String,
+    /// The secret in base32, for typing in.
+    pub secret: String,
+    /// The `otpauth://` URI.
+    pub otpauth_uri: String,
+}
+
+/// What a form answer shows once: a new API key, an enrollment, recovery codes.
+#[derive(Debug, Clone, Default)]
+pub struct Once {
+    /// The API key just created.
+    pub created_key: Option<CreatedKey>,
+    /// The enrollment just started.
+    pub enrollment: Option<Enrollment>,
+    /// The recovery codes of the MFA just enabled.
+    pub recovery_codes: Option<Vec<String>>,
+}
+
 /// The page.
 #[derive(Template)]
 #[template(path = "profile.html")]
@@ -82,6 +110,16 @@ pub struct ProfilePage {
     pub local: bool,
     /// Whether MFA is on.
     pub mfa: bool,
+    /// Whether the MFA policy requires it of this user.
+    pub mfa_required: bool,
+    /// Whether the user can enroll here (single sign-on accounts use their provider's).
+    pub mfa_possible: bool,
+    /// Recovery codes left.
+    pub recovery_codes_left: i64,
+    /// The enrollment in progress, shown after "Enable".
+    pub enrollment: Option<Enrollment>,
+    /// The recovery codes, once.
+    pub recovery_codes: Option<Vec<String>>,
     /// The last sign-in.
     pub last_login: Option<Stamp>,
     /// The user's API keys, newest first, at most [`MAX_KEY_ROWS`].
@@ -100,7 +138,7 @@ async fn render_page(
     status: StatusCode,
     notice: Option<String>,
     error: Option<String>,
-    created_key: Option<CreatedKey>,
+    once: Once,
 ) -> Response {
     let p = &user.principal;
     let layout = Layout::new(Some(state), p, &user.csrf, "/profile", "Profile")
@@ -119,6 +157,30 @@ async fn render_page(
                 &f.message,
             );
         }
+    };
+    // Read fresh rather than from the session's user: the form just answered may have turned
+    // MFA on or off.
+    let mfa = match api::mfa::status(State(state.clone()), p.clone()).await {
+        Ok(axum::Json(m)) => m,
+        Err(e) => {
+            let f = view::explain(e).await;
+            return view::error_page(
+                Some(state),
+                p,
+                &user.csrf,
+                f.status,
+                "Profile unavailable",
+                &f.message,
+            );
+        }
+    };
+    let layout = if mfa.required_by_policy && !mfa.enabled && layout.error.is_none() {
+        layout.error(Some(format!(
+            "Two-factor authentication is required for the {} role. Enable it below before using the rest of Sentari.",
+            p.role
+        )))
+    } else {
+        layout
     };
     let now = OffsetDateTime::now_utc();
     // Newest first; a user who made thousands of keys still gets a page that renders fast.
@@ -153,7 +215,12 @@ async fn render_page(
         role: p.role.as_str(),
         provider: p.user.provider.as_str(),
         local: p.user.provider == IdentityProvider::Local,
-        mfa: p.user.mfa_enabled,
+        mfa: mfa.enabled,
+        mfa_required: mfa.required_by_policy,
+        mfa_possible: p.user.provider != IdentityProvider::Oidc,
+        recovery_codes_left: mfa.recovery_codes_left,
+        enrollment: once.enrollment,
+        recovery_codes: once.recovery_codes,
         last_login: p.user.last_login_at.map(|t| view::stamp(t, now)),
         keys,
         keys_hidden,
@@ -162,7 +229,7 @@ async fn render_page(
             .filter(|r| **r <= p.role)
             .map(|r| r.as_str())
             .collect(),
-        created_key,
+        created_key: once.created_key,
     };
     view::render(status, &page)
 }
@@ -176,6 +243,7 @@ pub struct ProfileQuery {
 fn notice_text(code: Option<&str>) -> Option<String> {
     match code? {
         "key_revoked" => Some("API key revoked.".into()),
+        "mfa_disabled" => Some("Two-factor authentication disabled.".into()),
         _ => None,
     }
 }
@@ -192,13 +260,21 @@ pub async fn page(
         StatusCode::OK,
         notice_text(q.notice.as_deref()),
         None,
-        None,
+        Once::default(),
     )
     .await
 }
 
 async fn fail(state: &AppState, user: &WebUser, f: Failure) -> Response {
-    render_page(state, user, f.status, None, Some(f.message), None).await
+    render_page(
+        state,
+        user,
+        f.status,
+        None,
+        Some(f.message),
+        Once::default(),
+    )
+    .await
 }
 
 /// The password form.
@@ -401,10 +477,13 @@ pub async fn create_key(
                 StatusCode::OK,
                 Some("API key created. Copy it now: it is shown only this once.".into()),
                 None,
-                Some(CreatedKey {
-                    key: created.key,
-                    name: created.info.name,
-                }),
+                Once {
+                    created_key: Some(CreatedKey {
+                        key: created.key,
+                        name: created.info.name,
+                    }),
+                    ..Once::default()
+                },
             )
             .await
         }
@@ -420,6 +499,133 @@ pub async fn revoke_key(
 ) -> Response {
     match api::auth::revoke_key(State(state.clone()), user.principal.clone(), Path(id)).await {
         Ok(_) => Redirect::to("/profile?notice=key_revoked#api-keys").into_response(),
+        Err(e) => fail(&state, &user, view::explain(e).await).await,
+    }
+}
+
+/// An SVG document as markup inside HTML: from its `<svg` on, without the XML declaration.
+fn inline_svg(doc: &str) -> String {
+    doc.find("<svg")
+        .map(|i| doc[i..].to_owned())
+        .unwrap_or_default()
+}
+
+/// `POST /profile/mfa/enroll`: a new secret, pending until a code confirms it.
+pub async fn mfa_enroll(State(state): State<AppState>, user: WebUser) -> Response {
+    match api::mfa::enroll(State(state.clone()), user.principal.clone()).await {
+        Ok(axum::Json(e)) => {
+            render_page(
+                &state,
+                &user,
+                StatusCode::OK,
+                Some(
+                    "Scan the QR code with your authenticator app, then enter the code it shows."
+                        .into(),
+                ),
+                None,
+                Once {
+                    enrollment: Some(Enrollment {
+                        qr_svg: inline_svg(&e.qr_svg),
+                        secret: e.secret,
+                        otpauth_uri: e.otpauth_uri,
+                    }),
+                    ..Once::default()
+                },
+            )
+            .await
+        }
+        Err(e) => fail(&state, &user, view::explain(e).await).await,
+    }
+}
+
+/// The confirmation form: the code, and the enrollment shown, to show it again on a typo.
+#[derive(Deserialize)]
+pub struct MfaConfirmForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    secret: String,
+    #[serde(default)]
+    otpauth_uri: String,
+}
+
+/// `POST /profile/mfa/confirm`: turns MFA on and shows the recovery codes, once.
+pub async fn mfa_confirm(
+    State(state): State<AppState>,
+    user: WebUser,
+    Form(f): Form<MfaConfirmForm>,
+) -> Response {
+    let req = MfaCodeRequest {
+        code: Some(f.code.trim().to_owned()),
+        password: None,
+    };
+    match api::mfa::confirm(State(state.clone()), user.principal.clone(), JsonBody(req)).await {
+        Ok(axum::Json(enabled)) => {
+            render_page(
+                &state,
+                &user,
+                StatusCode::OK,
+                Some("Two-factor authentication is on. Store the recovery codes now: they are shown only this once.".into()),
+                None,
+                Once {
+                    recovery_codes: Some(enabled.recovery_codes),
+                    ..Once::default()
+                },
+            )
+            .await
+        }
+        Err(e) => {
+            let failure = view::explain(e).await;
+            // The same enrollment again, drawn from the URI the form carried; only an
+            // `otpauth://` URI is drawn, and confirming uses the stored secret whatever it says.
+            let enrollment = (failure.code == "invalid_totp_code"
+                || failure.code == "invalid_request")
+                .then(|| f.otpauth_uri.trim())
+                .filter(|u| u.starts_with("otpauth://totp/") && u.len() <= 1024)
+                .and_then(|u| crate::auth::mfa::qr_svg(u).ok().map(|svg| (u, svg)))
+                .map(|(u, svg)| Enrollment {
+                    qr_svg: inline_svg(&svg),
+                    secret: f.secret.trim().chars().take(64).collect(),
+                    otpauth_uri: u.to_owned(),
+                });
+            render_page(
+                &state,
+                &user,
+                failure.status,
+                None,
+                Some(failure.message),
+                Once {
+                    enrollment,
+                    ..Once::default()
+                },
+            )
+            .await
+        }
+    }
+}
+
+/// The form that turns MFA off: a current code (or a recovery code) or the password.
+#[derive(Deserialize)]
+pub struct MfaDisableForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /profile/mfa/disable`.
+pub async fn mfa_disable(
+    State(state): State<AppState>,
+    user: WebUser,
+    Form(f): Form<MfaDisableForm>,
+) -> Response {
+    let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let req = MfaCodeRequest {
+        code: some(&f.code),
+        password: Some(f.password).filter(|p| !p.is_empty()),
+    };
+    match api::mfa::disable(State(state.clone()), user.principal.clone(), JsonBody(req)).await {
+        Ok(_) => Redirect::to("/profile?notice=mfa_disabled#mfa").into_response(),
         Err(e) => fail(&state, &user, view::explain(e).await).await,
     }
 }

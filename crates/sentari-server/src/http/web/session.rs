@@ -31,6 +31,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Some(token) if !is_static => resolve(&state, &token, true, ip).await,
         _ => None,
     };
+    if principal.is_some() {
+        super::view::refresh_feed_banner(&state).await;
+    }
     if let Some(p) = &principal {
         if let (AuthMethod::Session { id, .. }, Some(rt)) = (&p.method, state.auth()) {
             req.extensions_mut()

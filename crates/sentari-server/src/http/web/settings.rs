@@ -20,7 +20,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use sentari_core::auth::{IdentityProvider, Role};
 use sentari_proto::auth::{CreateUserRequest, ResetPasswordRequest, UpdateUserRequest};
-use sentari_store::{NewEnrollmentToken, Store, TokenState};
+use sentari_proto::fleet::FeedSettings as FeedPaths;
+use sentari_store::{JobState, NewEnrollmentToken, TokenState};
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -30,6 +31,7 @@ use super::session::WebUser;
 use super::view::{self, Failure, Layout, Stamp};
 use crate::auth::audit;
 use crate::cli::enroll_token;
+use crate::feeds::sync::{EOL_BUNDLE_SETTING, EOL_SYNC, OSV_BUNDLE_SETTING, OSV_SYNC};
 use crate::http::api::{self, JsonBody};
 use crate::state::AppState;
 
@@ -105,57 +107,164 @@ pub struct CreatedToken {
     pub command: String,
 }
 
-/// The CVE feed section of the page. The feeds themselves are built elsewhere; until then this
-/// shows what is configured in `system_config` and an empty list of sources.
+/// The CVE feed section of the page: the status of every source as `GET /api/v1/feeds`
+/// reports it, the sync jobs queued or running, and the settings (seed `000_…` §9).
 #[derive(Debug, Clone, Default)]
 pub struct FeedSettings {
     /// Per feed source: name, last success, last error, records.
     pub sources: Vec<FeedSource>,
-    /// `cve.osv_bundle_path`: the offline OSV bundle, when set.
+    /// Advisories stored, and how many of them are withdrawn.
+    pub advisories: i64,
+    /// See [`FeedSettings::advisories`].
+    pub withdrawn: i64,
+    /// The offline OSV bundle the next sync reads (the setting, else `SENTARI_OSV_BUNDLE_PATH`).
     pub osv_bundle_path: Option<String>,
-    /// `runtime_eol.bundle_path`: the offline EOL bundle, when set.
+    /// The offline EOL bundle the next sync reads.
     pub eol_bundle_path: Option<String>,
+    /// `cve.osv_bundle_path` as stored, for the form.
+    pub osv_setting: String,
+    /// `runtime_eol.bundle_path` as stored, for the form.
+    pub eol_setting: String,
     /// Whether an NVD API key is stored (never the key itself).
     pub nvd_api_key_set: bool,
+    /// Feed sync jobs queued, running, or just finished, newest first.
+    pub jobs: Vec<FeedJob>,
+    /// Whether a sync is queued or running (the section then refreshes itself).
+    pub busy: bool,
 }
 
 /// The status of one feed source.
 #[derive(Debug, Clone)]
 pub struct FeedSource {
-    /// `OSV PyPI`, `EOL python`, ….
+    /// `osv:PyPI`, `osv:bundle`, `eol`, ….
     pub name: String,
+    /// Last attempt.
+    pub last_attempt: Option<Stamp>,
     /// Last successful sync.
     pub last_success: Option<Stamp>,
-    /// Last error, if the last sync failed.
+    /// Last error, if the last sync failed, cut to a readable length.
     pub last_error: Option<String>,
+    /// The whole error when it was cut.
+    pub last_error_full: Option<String>,
     /// How many records it holds.
-    pub records: u64,
+    pub records: i64,
+    /// Older than three days, or never synced (the rule of `/api/health`).
+    pub stale: bool,
+    /// What the last run did (`added`, `updated`, … as the job recorded it).
+    pub detail: String,
 }
 
-/// The `system_config` keys of the feed settings (seed `000_…` §9).
-pub const OSV_BUNDLE_PATH: &str = "cve.osv_bundle_path";
-/// See [`OSV_BUNDLE_PATH`].
-pub const EOL_BUNDLE_PATH: &str = "runtime_eol.bundle_path";
-/// See [`OSV_BUNDLE_PATH`].
+/// A feed sync job.
+#[derive(Debug, Clone)]
+pub struct FeedJob {
+    /// `osv_sync` or `eol_sync`.
+    pub kind: String,
+    /// `queued`, `running`, `retrying`, `done`, `failed`.
+    pub state: &'static str,
+    /// When it was queued.
+    pub created: Stamp,
+    /// When it finished.
+    pub finished: Option<Stamp>,
+    /// Its error, when it failed, cut to a readable length.
+    pub error: Option<String>,
+    /// The whole error when it was cut.
+    pub error_full: Option<String>,
+}
+
+/// The most characters of an error shown at first; a feed error lists every URL that failed,
+/// which can run to pages, so the rest sits behind a disclosure.
+pub const ERROR_PREVIEW: usize = 240;
+
+/// An error cut to [`ERROR_PREVIEW`] characters, and the whole text when it was cut.
+pub fn preview(e: Option<String>) -> (Option<String>, Option<String>) {
+    match e {
+        Some(e) if e.chars().count() > ERROR_PREVIEW => {
+            let short: String = e.chars().take(ERROR_PREVIEW).collect();
+            (Some(format!("{short}…")), Some(e))
+        }
+        e => (e, None),
+    }
+}
+
+/// `system_config` key of the NVD API key (seed `000_…` §9). Only stored for now: no feed job
+/// queries the NVD yet, and the settings section says so.
 pub const NVD_API_KEY: &str = "cve.nvd_api_key";
 
 impl FeedSettings {
-    /// Reads the feed settings.
-    pub async fn load(store: &Store) -> Result<FeedSettings, sentari_store::StoreError> {
+    /// Reads the feed section: the API's feed status (which resolves the bundle paths the jobs
+    /// will use), the stored settings, and the last few sync jobs of each kind.
+    pub async fn load(state: &AppState) -> Result<FeedSettings, api::ApiFailure> {
+        let store = api::store(state)?;
+        let body = api::fleet::feed_statuses(state).await?;
         let text = |v: Option<serde_json::Value>| {
             v.and_then(|v| v.as_str().map(str::to_owned))
                 .filter(|s| !s.trim().is_empty())
+                .unwrap_or_default()
         };
-        let (osv, eol, nvd) = tokio::try_join!(
-            store.get_setting(OSV_BUNDLE_PATH),
-            store.get_setting(EOL_BUNDLE_PATH),
+        let (osv, eol, nvd, osv_jobs, eol_jobs) = tokio::try_join!(
+            store.get_setting(OSV_BUNDLE_SETTING),
+            store.get_setting(EOL_BUNDLE_SETTING),
             store.get_setting(NVD_API_KEY),
+            store.list_jobs(None, Some(OSV_SYNC), 3),
+            store.list_jobs(None, Some(EOL_SYNC), 3),
         )?;
+        let now = OffsetDateTime::now_utc();
+        let mut jobs: Vec<FeedJob> = osv_jobs
+            .into_iter()
+            .chain(eol_jobs)
+            .map(|j| {
+                let (error, error_full) =
+                    preview(j.last_error.filter(|_| j.state != JobState::Done));
+                FeedJob {
+                    error,
+                    error_full,
+                    state: match j.state {
+                        JobState::Pending if j.attempts > 0 => "retrying",
+                        JobState::Pending => "queued",
+                        JobState::Running => "running",
+                        JobState::Done => "done",
+                        JobState::Dead => "failed",
+                    },
+                    created: view::stamp(j.created_at, now),
+                    finished: j.finished_at.map(|t| view::stamp(t, now)),
+                    kind: j.kind,
+                }
+            })
+            .collect();
+        jobs.sort_by(|a, b| b.created.iso.cmp(&a.created.iso));
+        let busy = jobs
+            .iter()
+            .any(|j| matches!(j.state, "queued" | "running" | "retrying"));
         Ok(FeedSettings {
-            sources: Vec::new(),
-            osv_bundle_path: text(osv),
-            eol_bundle_path: text(eol),
-            nvd_api_key_set: nvd.is_some_and(|v| !v.is_null()),
+            sources: body
+                .sources
+                .into_iter()
+                .map(|f| {
+                    let (last_error, last_error_full) = preview(f.last_error);
+                    FeedSource {
+                        last_attempt: f.last_attempt.map(|t| view::stamp(t, now)),
+                        last_success: f.last_success.map(|t| view::stamp(t, now)),
+                        last_error,
+                        last_error_full,
+                        records: f.record_count,
+                        stale: f.stale,
+                        detail: match &f.detail {
+                            serde_json::Value::Null => String::new(),
+                            d => d.to_string(),
+                        },
+                        name: f.source,
+                    }
+                })
+                .collect(),
+            advisories: body.advisories,
+            withdrawn: body.withdrawn,
+            osv_bundle_path: body.osv_bundle_path,
+            eol_bundle_path: body.eol_bundle_path,
+            osv_setting: text(osv),
+            eol_setting: text(eol),
+            nvd_api_key_set: nvd.is_some_and(|v| v.as_str().is_some_and(|k| !k.is_empty())),
+            jobs,
+            busy,
         })
     }
 }
@@ -274,14 +383,14 @@ async fn render_page(
         Ok(s) => s,
         Err(e) => return unavailable(state, user, e).await,
     };
-    let loaded = tokio::try_join!(
-        store.list_users(),
-        store.list_enrollment_tokens(),
-        FeedSettings::load(store),
-    );
-    let (users, tokens, feed) = match loaded {
+    let loaded = tokio::try_join!(store.list_users(), store.list_enrollment_tokens());
+    let (users, tokens) = match loaded {
         Ok(v) => v,
         Err(e) => return unavailable(state, user, e.into()).await,
+    };
+    let feed = match FeedSettings::load(state).await {
+        Ok(f) => f,
+        Err(e) => return unavailable(state, user, e).await,
     };
     let now = OffsetDateTime::now_utc();
     let p = &user.principal;
@@ -324,6 +433,11 @@ fn notice_text(code: Option<&str>) -> Option<String> {
             "Two-factor authentication reset; the user enrolls again at their next sign-in if it is required."
         }
         "user_unlocked" => "Failed sign-ins forgotten: the account is unlocked.",
+        "feed_saved" => "CVE feed settings saved; the next sync uses them.",
+        "sync_queued" => {
+            "Feed sync queued. It runs in the background; this section shows its progress."
+        }
+        "sync_already" => "A feed sync is already queued or running; its progress is shown below.",
         "token_revoked" => {
             "Enrollment token revoked. Agents already enrolled with it keep working."
         }
@@ -812,5 +926,99 @@ mod tests {
     fn unknown_notice_codes_show_nothing() {
         assert_eq!(notice_text(Some("<script>")), None);
         assert!(notice_text(Some("user_created")).is_some());
+    }
+}
+
+/// The feed settings form.
+#[derive(Deserialize)]
+pub struct FeedForm {
+    #[serde(default)]
+    osv_bundle_path: String,
+    #[serde(default)]
+    eol_bundle_path: String,
+    /// A new NVD API key; empty keeps the stored one.
+    #[serde(default)]
+    nvd_api_key: String,
+    /// `on` removes the stored NVD API key.
+    #[serde(default)]
+    nvd_api_key_clear: String,
+}
+
+/// `POST /admin/settings/feed`: the bundle paths through `PUT /api/v1/feeds/settings` (which
+/// checks they exist and audits the change), and the NVD API key, audited without its value.
+pub async fn save_feed(
+    State(state): State<AppState>,
+    user: WebUser,
+    Form(f): Form<FeedForm>,
+) -> Response {
+    let paths = FeedPaths {
+        osv_bundle_path: Some(f.osv_bundle_path.trim().to_owned()),
+        eol_bundle_path: Some(f.eol_bundle_path.trim().to_owned()),
+    };
+    if let Err(e) = api::fleet::put_settings(
+        State(state.clone()),
+        user.principal.clone(),
+        JsonBody(paths),
+    )
+    .await
+    {
+        return fail(&state, &user, view::explain(e).await).await;
+    }
+    let key = f.nvd_api_key.trim();
+    let clear = f.nvd_api_key_clear == "on";
+    if !key.is_empty() || clear {
+        if key.len() > 200 || key.chars().any(char::is_control) {
+            return fail(
+                &state,
+                &user,
+                Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "the NVD API key is at most 200 printable characters",
+                ),
+            )
+            .await;
+        }
+        let p = &user.principal;
+        let result = async {
+            let store = api::store(&state)?;
+            if clear {
+                store.delete_setting(NVD_API_KEY).await?;
+            } else {
+                store.put_setting(NVD_API_KEY, &json!(key)).await?;
+            }
+            audit::record(
+                store,
+                &p.actor(),
+                p.ip.map(|i| i.to_string()),
+                "feeds.nvd_api_key",
+                Some(NVD_API_KEY.to_owned()),
+                None,
+                Some(json!({"set": !clear})),
+            )
+            .await?;
+            Ok::<(), api::ApiFailure>(())
+        }
+        .await;
+        if let Err(e) = result {
+            return fail(&state, &user, view::explain(e).await).await;
+        }
+    }
+    Redirect::to("/admin/settings?notice=feed_saved#cve-feed").into_response()
+}
+
+/// `POST /admin/settings/feed/sync`: enqueues the same jobs as `POST /api/v1/feeds/sync` and
+/// returns at once; the section shows the jobs' progress and refreshes itself while they run.
+pub async fn sync_feed(State(state): State<AppState>, user: WebUser) -> Response {
+    match api::fleet::sync(State(state.clone()), user.principal.clone(), None).await {
+        Ok((_, axum::Json(queued))) => {
+            let notice = if queued.jobs.is_empty() {
+                "sync_already"
+            } else {
+                "sync_queued"
+            };
+            Redirect::to(&format!("/admin/settings?notice={notice}#cve-feed")).into_response()
+        }
+        Err(e) => fail(&state, &user, view::explain(e).await).await,
     }
 }

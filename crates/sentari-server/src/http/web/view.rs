@@ -136,6 +136,35 @@ pub fn banners(warnings: &[String]) -> Vec<Banner> {
         .collect()
 }
 
+/// How long the dashboard reuses the stale-feed check before reading the feed status again.
+pub const FEED_BANNER_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Refreshes the cached stale-feed warnings when they are older than [`FEED_BANNER_TTL`]: one
+/// query (the feed status, the same check and three-day rule as `/api/health`) per interval and
+/// process, however many pages are served. Called by the session middleware before a signed-in
+/// page renders, so [`Layout::new`] can stay synchronous.
+pub async fn refresh_feed_banner(state: &AppState) {
+    if state.feed_warnings(FEED_BANNER_TTL).is_some() {
+        return;
+    }
+    if let Some(store) = state.store() {
+        let w = crate::http::health::feed_warnings(store).await;
+        state.set_feed_warnings(w);
+    }
+}
+
+/// Every banner of a page: the server's warnings (CA degraded, license) and the stale feeds.
+pub fn page_banners(state: &AppState) -> Vec<Banner> {
+    let mut warnings = state.warnings();
+    warnings.extend(
+        state
+            .feed_warnings_any()
+            .into_iter()
+            .map(|w| format!("feed_stale: {w}")),
+    );
+    banners(&warnings)
+}
+
 /// The part of every signed-in page outside its content.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -191,7 +220,7 @@ impl Layout {
             role: p.role.as_str(),
             csrf: csrf.to_owned(),
             nav: navigation(p.role, current),
-            banners: state.map(|s| banners(&s.warnings())).unwrap_or_default(),
+            banners: state.map(page_banners).unwrap_or_default(),
             notice: None,
             error: None,
             version: crate::VERSION,
