@@ -1512,8 +1512,9 @@ pub async fn scans(
         until: None,
     };
     let cut = api::fleet::overdue_before(&state);
+    // As on the overview: devices never seen count as having missed their window too.
     let overdue_filter = DeviceFilter {
-        scan_status: Some("overdue".into()),
+        seen_before: Some(cut),
         ..DeviceFilter::default()
     };
     let loaded = tokio::try_join!(
