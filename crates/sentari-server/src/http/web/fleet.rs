@@ -1332,6 +1332,17 @@ pub async fn runtime(
     let mut days: Vec<String> = trend.iter().map(|t| t.day.clone()).collect();
     days.sort();
     days.dedup();
+    // Trend points by (kind, cycle, day), so filling each line is a lookup per day rather than
+    // a scan of the whole trend.
+    let points: std::collections::HashMap<(&str, &str, &str), u64> = trend
+        .iter()
+        .map(|t| {
+            (
+                (t.kind.as_str(), t.cycle.as_str(), t.day.as_str()),
+                t.devices.max(0) as u64,
+            )
+        })
+        .collect();
     let charts = kinds
         .iter()
         .map(|kind| {
@@ -1347,7 +1358,7 @@ pub async fn runtime(
                     )
                 })
                 .collect();
-            // One line per cycle, at most six (the palette), the largest today first.
+            // One line per cycle, at most six (the palette), the most widespread first.
             let mut names: Vec<(String, i64)> = Vec::new();
             for t in trend.iter().filter(|t| &t.kind == kind) {
                 match names.iter_mut().find(|(n, _)| *n == t.cycle) {
@@ -1366,10 +1377,9 @@ pub async fn runtime(
                     values: days
                         .iter()
                         .map(|day| {
-                            trend
-                                .iter()
-                                .find(|t| &t.kind == kind && &t.cycle == cycle && &t.day == day)
-                                .map(|t| t.devices.max(0) as u64)
+                            points
+                                .get(&(kind.as_str(), cycle.as_str(), day.as_str()))
+                                .copied()
                                 .unwrap_or(0)
                         })
                         .collect(),
