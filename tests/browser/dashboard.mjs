@@ -183,6 +183,9 @@ try {
   check((await cspViolations(page)).length === 0, 'CSP violation after creating a token');
   // The copy button is wired by the script.
   await page.locator('button[data-copy="new-token"]').click();
+  // The clipboard answers asynchronously, so the label changes a moment after the click.
+  await page.waitForFunction(() => document.querySelector('button[data-copy="new-token"]').textContent !== 'Copy', null, { timeout: 5000 })
+    .catch(() => {});
   const copied = await page.locator('button[data-copy="new-token"]').textContent();
   check(copied === 'Copied' || copied === 'Press Ctrl+C', `copy button said ${copied}`);
   // Reloading never shows it again.
