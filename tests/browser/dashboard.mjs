@@ -5,6 +5,7 @@
 //   SENTARI_URL         base URL of the web listener (http://127.0.0.1:PORT)
 //   OWNER_EMAIL/OWNER_PASSWORD, VIEWER_EMAIL/VIEWER_PASSWORD
 //   FAILED_JOB_ERROR    the error text of the seeded dead job
+//   DEVICE_ID           a seeded device (its detail page is one of the pages visited)
 //   SCREENSHOT_DIR      where to save one PNG per page
 //   CHROMIUM            the browser binary (default /usr/bin/chromium)
 // On any failure it prints what went wrong and exits non-zero. Every page is checked for console
@@ -144,7 +145,7 @@ try {
     ['/', 'overview-root'],
     ['/fleet/overview', 'fleet-overview'],
     ['/fleet/devices', 'fleet-devices'],
-    ['/fleet/devices/0190aaaa-0000-7000-8000-000000000000', 'fleet-device'],
+    [`/fleet/devices/${process.env.DEVICE_ID}`, 'fleet-device'],
     ['/fleet/packages', 'fleet-packages'],
     ['/fleet/runtime', 'fleet-runtime'],
     ['/fleet/scans', 'fleet-scans'],
@@ -182,6 +183,9 @@ try {
   check((await cspViolations(page)).length === 0, 'CSP violation after creating a token');
   // The copy button is wired by the script.
   await page.locator('button[data-copy="new-token"]').click();
+  // The clipboard answers asynchronously, so the label changes a moment after the click.
+  await page.waitForFunction(() => document.querySelector('button[data-copy="new-token"]').textContent !== 'Copy', null, { timeout: 5000 })
+    .catch(() => {});
   const copied = await page.locator('button[data-copy="new-token"]').textContent();
   check(copied === 'Copied' || copied === 'Press Ctrl+C', `copy button said ${copied}`);
   // Reloading never shows it again.

@@ -16,6 +16,13 @@ use super::ParseError;
 #[derive(Debug, Clone)]
 pub struct RpmVersion {
     raw: Box<str>,
+    /// Where `parseEVR` split the label, kept so a comparison does not split it again: the
+    /// epoch is `raw[..epoch_len]`, the version `raw[version_start..version_end]`, and the
+    /// release, when there is one, everything after the `-` at `version_end`.
+    epoch_len: u32,
+    version_start: u32,
+    version_end: u32,
+    has_release: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -165,8 +172,16 @@ pub fn rpmvercmp(a: &[u8], b: &[u8]) -> Ordering {
 impl RpmVersion {
     /// Parses an rpm label; only an empty version part is rejected, as `labelCompare` does.
     pub fn parse(input: &str) -> Result<RpmVersion, ParseError> {
-        parse_evr(input)?;
-        Ok(RpmVersion { raw: input.into() })
+        let evr = parse_evr(input)?;
+        let offset = |part: &str| part.as_ptr() as usize - input.as_ptr() as usize;
+        let small = |n: usize| u32::try_from(n).map_err(|_| ParseError::new("label too long"));
+        Ok(RpmVersion {
+            raw: input.into(),
+            epoch_len: small(evr.epoch.len())?,
+            version_start: small(offset(evr.version))?,
+            version_end: small(offset(evr.version) + evr.version.len())?,
+            has_release: evr.release.is_some(),
+        })
     }
 
     /// The label as given.
@@ -175,11 +190,17 @@ impl RpmVersion {
     }
 
     fn evr(&self) -> Evr<'_> {
-        parse_evr(&self.raw).unwrap_or(Evr {
-            epoch: "",
-            version: "",
-            release: None,
-        })
+        let r = &*self.raw;
+        let (vs, ve) = (self.version_start as usize, self.version_end as usize);
+        Evr {
+            epoch: r.get(..self.epoch_len as usize).unwrap_or(""),
+            version: r.get(vs..ve).unwrap_or(""),
+            release: if self.has_release {
+                Some(r.get(ve + 1..).unwrap_or(""))
+            } else {
+                None
+            },
+        }
     }
 }
 

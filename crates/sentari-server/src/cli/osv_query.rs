@@ -126,7 +126,11 @@ struct QueryLine<'a> {
 /// general path, which replaces the value instead of writing the key twice.
 const ADDED_KEYS: [&str; 4] = ["\"vulns\"", "\"status\"", "\"error\"", "\"indeterminate\""];
 
-/// Answers every JSON line of `input` on `out`.
+/// Lines read per batch. Each batch is split between the worker threads and the answers are
+/// written in input order, so the output is the same whatever the number of threads.
+const BATCH_LINES: usize = 4096;
+
+/// Answers every JSON line of `input` on `out`, on every core the machine offers.
 ///
 /// The common line (an object with string `ecosystem`, `name` and `version`) is answered by
 /// echoing its text up to the closing brace and appending the result, each match written
@@ -137,25 +141,87 @@ pub fn answer_lines(
     input: &mut impl BufRead,
     out: &mut impl Write,
 ) -> io::Result<()> {
-    let mut line = String::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(16);
+    answer_lines_with(index, input, out, threads)
+}
+
+/// [`answer_lines`] with a given number of threads.
+pub fn answer_lines_with(
+    index: &OsvIndex,
+    input: &mut impl BufRead,
+    out: &mut impl Write,
+    threads: usize,
+) -> io::Result<()> {
+    // The line buffers are reused from batch to batch; `filled` says how many hold a line.
+    let mut lines: Vec<String> = Vec::new();
     loop {
-        line.clear();
-        if input.read_line(&mut line)? == 0 {
+        let mut filled = 0;
+        let mut eof = false;
+        while filled < BATCH_LINES {
+            if filled == lines.len() {
+                lines.push(String::new());
+            }
+            let line = &mut lines[filled];
+            line.clear();
+            if input.read_line(line)? == 0 {
+                eof = true;
+                break;
+            }
+            if !line.trim().is_empty() {
+                filled += 1;
+            }
+        }
+        let batch = &lines[..filled];
+        if threads <= 1 || batch.len() < 256 {
+            let mut buf = Vec::new();
+            answer_batch(index, batch, &mut buf)?;
+            out.write_all(&buf)?;
+        } else {
+            let per_thread = batch.len().div_ceil(threads);
+            let answers: Vec<io::Result<Vec<u8>>> = std::thread::scope(|scope| {
+                let workers: Vec<_> = batch
+                    .chunks(per_thread)
+                    .map(|chunk| {
+                        scope.spawn(move || {
+                            let mut buf = Vec::new();
+                            answer_batch(index, chunk, &mut buf).map(|()| buf)
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| {
+                        w.join()
+                            .unwrap_or_else(|_| Err(io::Error::other("a query thread panicked")))
+                    })
+                    .collect()
+            });
+            for answer in answers {
+                out.write_all(&answer?)?;
+            }
+        }
+        if eof {
             return Ok(());
         }
-        let text = line.trim();
-        if text.is_empty() {
-            continue;
-        }
-        buf.clear();
-        if !answer_fast(index, text, &mut buf)? {
-            buf.clear();
-            answer_general(index, text, &mut buf)?;
-        }
-        buf.push(b'\n');
-        out.write_all(&buf)?;
     }
+}
+
+/// Answers a run of non-empty lines into `buf`, one output line each.
+fn answer_batch(index: &OsvIndex, lines: &[String], buf: &mut Vec<u8>) -> io::Result<()> {
+    let mut one = Vec::with_capacity(1 << 12);
+    for line in lines {
+        let text = line.trim();
+        one.clear();
+        if !answer_fast(index, text, &mut one)? {
+            one.clear();
+            answer_general(index, text, &mut one)?;
+        }
+        buf.extend_from_slice(&one);
+        buf.push(b'\n');
+    }
+    Ok(())
 }
 
 /// The fast path; false when the line needs the general one.
@@ -305,6 +371,33 @@ mod tests {
         assert_eq!(got[3]["status"], "unparsable_version");
         assert_eq!(got[4]["status"], "unsupported_ecosystem");
         assert_eq!(got[5]["vulns"][0]["id"], "PYSEC-0000-1");
+    }
+
+    /// The answers come out in input order and identical whatever the number of threads.
+    #[test]
+    fn threads_do_not_change_the_output() {
+        let idx = index();
+        let mut input = String::new();
+        for i in 0..5000 {
+            let v = ["1.5", "9.9", "2.0", "bad version!", "0.1"][i % 5];
+            input.push_str(&format!(
+                "{{\"ecosystem\":\"PyPI\",\"name\":\"demo-pkg\",\"version\":\"{v}\",\"n\":{i}}}\n\n"
+            ));
+        }
+        let run = |threads| {
+            let mut out = Vec::new();
+            answer_lines_with(&idx, &mut input.as_bytes(), &mut out, threads).unwrap();
+            out
+        };
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(7));
+        let text = String::from_utf8(one).unwrap();
+        assert_eq!(text.lines().count(), 5000);
+        for (i, l) in text.lines().enumerate() {
+            let v: Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v["n"], i);
+        }
     }
 
     #[test]

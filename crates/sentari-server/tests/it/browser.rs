@@ -4,7 +4,9 @@
 //!
 //! The script signs in (after a wrong password), visits every page, creates and revokes an
 //! enrollment token, finds the failed job in Admin → Tasks, checks a phone-sized screen and dark
-//! mode, signs out, and checks what a viewer sees and is refused; on every page it fails on
+//! mode, signs out, and checks what a viewer sees and is refused; `tests/browser/fleet.mjs` then
+//! walks the Fleet pages over a small seeded fleet (package search, device detail, runtime CSV
+//! and XLSX exports, diagnostics, deleting a device); on every page it fails on
 //! console errors, uncaught exceptions, failed requests and CSP violations. It saves a
 //! screenshot of every page under `<cargo target dir>/screenshots/` (`$CARGO_TARGET_DIR`, else
 //! the repository's `target/`).
@@ -84,8 +86,11 @@ async fn the_dashboard_works_in_headless_chromium() {
     })
     .await;
     store.close().await;
+    // A small fleet (three devices, findings, EOL runtimes, scan errors) for the Fleet pages.
+    let device_id = crate::fleet_support::small_fleet(&env.database_url).await;
 
     let shots = screenshot_dir();
+<<<<<<< HEAD
     // Only this test's own screenshots: other browser tests keep theirs in subdirectories.
     for e in std::fs::read_dir(&shots).into_iter().flatten().flatten() {
         if e.path().extension().is_some_and(|x| x == "png") {
@@ -112,12 +117,44 @@ async fn the_dashboard_works_in_headless_chromium() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
     eprintln!("{stderr}");
+=======
+    let _ = std::fs::remove_dir_all(&shots);
+    // The general walk-through first, then the Fleet pages (`fleet.mjs`), each in its own
+    // browser; both write their screenshots to the same directory. Both always run, so one
+    // script's failure does not hide the other's.
+    let mut failed = Vec::new();
+    for script in ["dashboard.mjs", "fleet.mjs"] {
+        let mut cmd = tokio::process::Command::new("node");
+        cmd.arg(repo_root().join("tests/browser").join(script))
+            .current_dir(repo_root().join("tests/browser"))
+            .env("SENTARI_URL", server.url())
+            .env("OWNER_EMAIL", OWNER)
+            .env("OWNER_PASSWORD", OWNER_PW)
+            .env("VIEWER_EMAIL", "viewer@example.com")
+            .env("VIEWER_PASSWORD", &viewer_pw)
+            .env("FAILED_JOB_ERROR", FAILED_JOB_ERROR)
+            .env("DEVICE_ID", device_id.to_string())
+            .env("SCREENSHOT_DIR", &shots)
+            .env("CHROMIUM", CHROMIUM)
+            .kill_on_drop(true);
+        let out = tokio::time::timeout(Duration::from_secs(240), cmd.output())
+            .await
+            .unwrap_or_else(|_| panic!("{script} did not finish within 4 minutes"))
+            .expect("node runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        println!("{stdout}");
+        eprintln!("{stderr}");
+        if !out.status.success() || !stdout.contains("browser test passed") {
+            failed.push(format!("{script} ({}):\n{stderr}", out.status));
+        }
+    }
+>>>>>>> dashfleet
     assert!(
-        out.status.success(),
-        "the browser script failed ({}):\n{stderr}",
-        out.status
+        failed.is_empty(),
+        "browser scripts failed:\n{}",
+        failed.join("\n")
     );
-    assert!(stdout.contains("browser test passed"));
 
     // A screenshot of every page, each a real PNG.
     let mut pngs: Vec<PathBuf> = std::fs::read_dir(&shots)
@@ -144,6 +181,14 @@ async fn the_dashboard_works_in_headless_chromium() {
         "viewer-forbidden",
         "mobile-admin-settings",
         "dark-admin-tasks",
+        "fleet-packages-search",
+        "fleet-device-web-01",
+        "fleet-runtime-exported",
+        "fleet-diagnostics-device",
+        "fleet-device-delete-confirm",
+        "fleet-devices-deleted",
+        "mobile-fleet-devices",
+        "dark-fleet-runtime",
     ] {
         let found = pngs.iter().find(|p| {
             p.file_stem()

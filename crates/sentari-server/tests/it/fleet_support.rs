@@ -174,3 +174,77 @@ pub fn record(
         }]
     })
 }
+
+/// A small fleet seeded through the store as the ingest builds it: `web-01` with an old
+/// `requests` (a critical advisory) and an OS package, `db-02` with a fixed `requests`, and
+/// `idle-03`, enrolled but never scanned. Both scans report Python 3.8 (past its end of life)
+/// and a permission error. Used by the dashboard's handler and browser tests; returns the id of `web-01`.
+pub async fn small_fleet(database_url: &str) -> Uuid {
+    use sentari_server::feeds::osv_import::import_bundle;
+    let store = Store::connect(database_url, &sentari_store::StoreOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = ndjson(
+        dir.path(),
+        "osv.ndjson",
+        &[record(
+            "GHSA-TEST-1",
+            "2026-01-01T00:00:00Z",
+            "PyPI",
+            "requests",
+            "0",
+            "2.31.0",
+        )],
+    );
+    import_bundle(&store, &bundle, "test", None).await.unwrap();
+    store
+        .import_eol_cycles(&[sentari_store::EolCycleRow {
+            product: "python".into(),
+            cycle: "3.8".into(),
+            release_date: Some("2019-10-14".into()),
+            eol: Some("2024-10-07".into()),
+            support: Some("2021-05-03".into()),
+            latest: Some("3.8.20".into()),
+            lts: None,
+            record: serde_json::json!({"product": "python", "cycle": "3.8", "releaseDate": "2019-10-14",
+                "eol": "2024-10-07", "latest": "3.8.20", "lts": false, "support": "2021-05-03"}),
+        }])
+        .await
+        .unwrap();
+    let at = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
+    let web01 = device(&store, "web-01").await;
+    ingest_upload(
+        &store,
+        web01,
+        &upload(
+            "web-01",
+            "debian",
+            "12",
+            at,
+            vec![
+                pkg("PyPI", "requests", "2.25.0"),
+                os_pkg("Debian:12", "libssl3", "openssl", "3.0.14-1~deb12u1"),
+            ],
+        ),
+    )
+    .await;
+    let db02 = device(&store, "db-02").await;
+    ingest_upload(
+        &store,
+        db02,
+        &upload(
+            "db-02",
+            "debian",
+            "12",
+            at,
+            vec![pkg("PyPI", "requests", "2.31.0")],
+        ),
+    )
+    .await;
+    device(&store, "idle-03").await;
+    let today = sentari_core::eol::format_date(time::OffsetDateTime::now_utc().date());
+    store.snapshot_runtimes(&today).await.unwrap();
+    store.close().await;
+    web01
+}

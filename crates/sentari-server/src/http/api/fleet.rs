@@ -168,8 +168,9 @@ fn device_id(id: &str) -> Result<Uuid, ApiFailure> {
     Uuid::parse_str(id).map_err(|_| ApiFailure::NotFound("no such device".into()))
 }
 
-/// Devices last seen before this instant are overdue: twice the scan interval.
-fn overdue_before(state: &AppState) -> OffsetDateTime {
+/// Devices last seen before this instant are overdue: twice the scan interval. The dashboard
+/// uses the same cut, so its pages and the API agree on which devices are overdue.
+pub(crate) fn overdue_before(state: &AppState) -> OffsetDateTime {
     let interval = state.config().agent_scan_interval_s.max(60);
     OffsetDateTime::now_utc() - Duration::from_secs(interval * 2)
 }
@@ -582,26 +583,50 @@ pub async fn packages(
         (None, None) => (None, false),
     };
     let filter = PackageFilter {
-        name: name.clone(),
+        name,
         prefix,
         ecosystem: q.ecosystem.clone().filter(|s| !s.is_empty()),
         version: q.version.filter(|s| !s.is_empty()),
         vulnerable: bool_param("vulnerable", q.vulnerable.as_deref())?.unwrap_or(false),
     };
-    let s = store(&state)?;
-    let Some(range) = q.range.filter(|s| !s.is_empty()) else {
-        let page = q.list.fetch(format)?;
-        let (items, total) = s.list_fleet_packages(&filter, q.list.sort(), page).await?;
-        return Ok(list_response(items, total, page, format, "packages"));
+    let page = match format {
+        Format::Json => q.list.page()?,
+        _ => q.list.fetch(format)?,
     };
-    // A range is judged with the ecosystem's comparator, so it needs both to be known.
-    if name.is_none() {
+    let (items, total) = package_search(
+        store(&state)?,
+        &filter,
+        q.range.as_deref(),
+        q.list.sort(),
+        page,
+    )
+    .await?;
+    Ok(list_response(items, total, page, format, "packages"))
+}
+
+/// Fleet-wide package search, shared by `GET /api/v1/packages` and the dashboard's Packages
+/// page: the store's list, narrowed to a version `range` (`>=1.0,<2.0`) when one is given.
+///
+/// A range is judged with the ecosystem's comparator, so it needs an exact package name and
+/// the ecosystem; the versions of one package are few, so they are all read and the page is cut
+/// after the comparison.
+pub(crate) async fn package_search(
+    s: &sentari_store::Store,
+    filter: &PackageFilter,
+    range: Option<&str>,
+    sort: Option<&str>,
+    page: PageRequest,
+) -> Result<(Vec<sentari_proto::fleet::FleetPackage>, i64), ApiFailure> {
+    let Some(range) = range.filter(|s| !s.trim().is_empty()) else {
+        return Ok(s.list_fleet_packages(filter, sort, page).await?);
+    };
+    if filter.name.is_none() {
         return Err(ApiFailure::field(
             "name",
             "a version range needs a package name",
         ));
     }
-    let Some(eco) = q.ecosystem.filter(|s| !s.is_empty()) else {
+    let Some(eco) = filter.ecosystem.clone() else {
         return Err(ApiFailure::field(
             "ecosystem",
             "a version range needs the ecosystem whose version order applies (PyPI, npm, Debian:12, …)",
@@ -613,7 +638,7 @@ pub async fn packages(
             format!("`{eco}` has no version order Sentari knows"),
         ));
     };
-    let bounds = parse_range(&range)?;
+    let bounds = parse_range(range)?;
     for b in &bounds {
         if scheme.parse(&b.version).is_err() {
             return Err(ApiFailure::field(
@@ -623,23 +648,19 @@ pub async fn packages(
         }
     }
     let (all, _) = s
-        .list_fleet_packages(&filter, q.list.sort(), PageRequest::all())
+        .list_fleet_packages(filter, sort, PageRequest::all())
         .await?;
     let matching: Vec<_> = all
         .into_iter()
         .filter(|p| in_range(scheme, &p.version, &bounds) == Some(true))
         .collect();
     let total = matching.len() as i64;
-    let page = q.list.page()?;
-    let items: Vec<_> = match format {
-        Format::Json => matching
-            .into_iter()
-            .skip(((page.page - 1) * page.page_size) as usize)
-            .take(page.page_size as usize)
-            .collect(),
-        _ => matching,
-    };
-    Ok(list_response(items, total, page, format, "packages"))
+    let items = matching
+        .into_iter()
+        .skip(((page.page.max(1) - 1) as usize).saturating_mul(page.page_size as usize))
+        .take(page.page_size as usize)
+        .collect();
+    Ok((items, total))
 }
 
 /// Query of `GET /api/v1/runtimes`.

@@ -1,5 +1,5 @@
-//! Charts drawn on the server as inline SVG: a horizontal bar chart, a donut, and a stacked bar
-//! chart.
+//! Charts drawn on the server as inline SVG: a horizontal bar chart, a donut, a stacked bar
+//! chart and a line chart (trends over days).
 //!
 //! No script draws anything, so charts show without JavaScript and under the strict CSP. Colours
 //! come from CSS classes (`c-<name>`), so dark mode and the severity palette live in the
@@ -294,6 +294,122 @@ pub fn stacked_bar(title: &str, rows: &[StackRow]) -> Svg {
     Svg(out)
 }
 
+/// One line of a line chart: its values, one per x label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    /// The legend text.
+    pub label: String,
+    /// The colour class suffix, as for [`Datum::class`].
+    pub class: String,
+    /// One value per x position.
+    pub values: Vec<u64>,
+}
+
+const LINE_H: u32 = 180;
+const LINE_LEFT: f64 = 44.0;
+const LINE_RIGHT: f64 = 12.0;
+
+/// A line chart of `series` over the x positions `x_labels` (days, oldest first), with a legend
+/// on top, the y axis from zero to the largest value, and the first and last x labels shown.
+/// Every point has a tooltip, and the accessible name gives each series' first and last value.
+pub fn line_chart(title: &str, x_labels: &[String], series: &[Series]) -> Svg {
+    let max = series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .max()
+        .unwrap_or(0);
+    if max == 0 || x_labels.is_empty() {
+        return empty(title, "line");
+    }
+    let label = {
+        let parts: Vec<String> = series
+            .iter()
+            .map(|s| {
+                let first = s.values.first().copied().unwrap_or(0);
+                let last = s.values.last().copied().unwrap_or(0);
+                format!("{} from {first} to {last}", s.label)
+            })
+            .collect();
+        format!(
+            "{title}, {} to {}: {}",
+            x_labels[0],
+            x_labels[x_labels.len() - 1],
+            parts.join("; ")
+        )
+    };
+    // The legend wraps into rows of four so long cycle lists stay readable.
+    let legend_rows = series.len().div_ceil(4) as u32;
+    let top = 8 + 18 * legend_rows;
+    let height = top + LINE_H + 24;
+    let mut out = String::new();
+    open(&mut out, WIDTH, height, "line", &label);
+    for (i, s) in series.iter().enumerate() {
+        let x = 150.0 * (i % 4) as f64;
+        let y = 4 + 18 * (i / 4) as u32;
+        let _ = write!(
+            out,
+            "<rect class=\"chart-mark c-{class}\" x=\"{x:.1}\" y=\"{y}\" width=\"10\" height=\"10\" rx=\"2\"/>\
+             <text class=\"chart-legend\" x=\"{tx:.1}\" y=\"{ty}\">{label}</text>",
+            class = class_name(&s.class),
+            tx = x + 14.0,
+            ty = y + 9,
+            label = escape(&clip(&s.label, 18)),
+        );
+    }
+    let plot_w = f64::from(WIDTH) - LINE_LEFT - LINE_RIGHT;
+    let plot_h = f64::from(LINE_H);
+    let y_of = |v: u64| f64::from(top) + plot_h - plot_h * v as f64 / max as f64;
+    let step = if x_labels.len() > 1 {
+        plot_w / (x_labels.len() - 1) as f64
+    } else {
+        0.0
+    };
+    let x_of = |i: usize| LINE_LEFT + step * i as f64;
+    // Axes: a baseline and the top value, so the scale is readable without gridlines.
+    let _ = write!(
+        out,
+        "<line class=\"chart-axis\" x1=\"{LINE_LEFT}\" y1=\"{b:.1}\" x2=\"{r:.1}\" y2=\"{b:.1}\"/>\
+         <text class=\"chart-value\" x=\"{lx:.1}\" y=\"{b:.1}\" text-anchor=\"end\">0</text>\
+         <text class=\"chart-value\" x=\"{lx:.1}\" y=\"{t:.1}\" text-anchor=\"end\">{max}</text>\
+         <text class=\"chart-value\" x=\"{LINE_LEFT}\" y=\"{xl:.1}\">{first}</text>\
+         <text class=\"chart-value\" x=\"{r:.1}\" y=\"{xl:.1}\" text-anchor=\"end\">{last}</text>",
+        b = f64::from(top) + plot_h,
+        r = LINE_LEFT + plot_w,
+        lx = LINE_LEFT - 6.0,
+        t = f64::from(top) + 10.0,
+        xl = f64::from(top) + plot_h + 18.0,
+        first = escape(&x_labels[0]),
+        last = escape(&x_labels[x_labels.len() - 1]),
+    );
+    for s in series {
+        let points: Vec<String> = s
+            .values
+            .iter()
+            .take(x_labels.len())
+            .enumerate()
+            .map(|(i, v)| format!("{:.1},{:.1}", x_of(i), y_of(*v)))
+            .collect();
+        let class = class_name(&s.class);
+        let _ = write!(
+            out,
+            "<polyline class=\"chart-line c-{class}\" fill=\"none\" stroke-width=\"2\" points=\"{}\"/>",
+            points.join(" ")
+        );
+        for (i, v) in s.values.iter().take(x_labels.len()).enumerate() {
+            let _ = write!(
+                out,
+                "<circle class=\"chart-mark c-{class}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\"><title>{}: {} {v}</title></circle>",
+                x_of(i),
+                y_of(*v),
+                escape(&x_labels[i]),
+                escape(&s.label),
+            );
+        }
+    }
+    out.push_str("</svg>");
+    Svg(out)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -416,5 +532,35 @@ mod tests {
         assert!((w[0] + w[1] - full).abs() < 0.01);
         assert!((w[2] + w[3] - full / 2.0).abs() < 0.01);
         assert!(svg.contains("diagnostic (pending 3, dead 1)"));
+    }
+
+    #[test]
+    fn line_points_scale_to_the_largest_value() {
+        let days: Vec<String> = ["2026-01-01", "2026-01-02", "2026-01-03"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let svg = line_chart(
+            "Python devices",
+            &days,
+            &[Series {
+                label: "3.8".into(),
+                class: "critical".into(),
+                values: vec![0, 5, 10],
+            }],
+        )
+        .0;
+        let ys = attrs(&svg, "circle", "chart-mark", "cy");
+        assert_eq!(ys.len(), 3);
+        assert!((ys[0] - ys[2] - f64::from(LINE_H)).abs() < 0.01, "{ys:?}");
+        assert!((ys[0] - ys[1] - f64::from(LINE_H) / 2.0).abs() < 0.01);
+        assert!(
+            svg.contains(
+                "aria-label=\"Python devices, 2026-01-01 to 2026-01-03: 3.8 from 0 to 10\""
+            )
+        );
+        assert!(svg.contains("<title>2026-01-02: 3.8 5</title>"));
+        assert!(!svg.contains("style="));
+        assert!(line_chart("t", &days, &[]).0.contains("No data"));
     }
 }

@@ -87,11 +87,18 @@ pub fn routes() -> Vec<WebRoute> {
         page(M::POST, "/login", PUBLIC, login::submit),
         page(M::POST, "/logout", VIEWER, login::logout),
         page(M::GET, "/static/{file}", PUBLIC, assets::serve),
-        // Fleet and Security: the layout with an honest empty state until the fleet data exists.
+        // Fleet (issue 8): the inventory pages, and deleting a device (admin, confirmed first).
         page(M::GET, "/", VIEWER, fleet::overview),
         page(M::GET, "/fleet/overview", VIEWER, fleet::overview),
         page(M::GET, "/fleet/devices", VIEWER, fleet::devices),
         page(M::GET, "/fleet/devices/{id}", VIEWER, fleet::device),
+        page(
+            M::GET,
+            "/fleet/devices/{id}/delete",
+            ADMIN,
+            fleet::confirm_delete,
+        ),
+        page(M::POST, "/fleet/devices/{id}/delete", ADMIN, fleet::delete),
         page(M::GET, "/fleet/packages", VIEWER, fleet::packages),
         page(M::GET, "/fleet/runtime", VIEWER, fleet::runtime),
         page(M::GET, "/fleet/scans", VIEWER, fleet::scans),
