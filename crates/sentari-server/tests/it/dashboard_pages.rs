@@ -142,15 +142,12 @@ async fn every_page_enforces_its_declared_minimum_role_and_shows_only_what_the_r
                 (Access::Role(min), Some(_)) if !allowed => {
                     r.status == 403 && r.body.contains(&format!("needs the {min} role"))
                 }
-<<<<<<< HEAD
                 // A page of one record (an advisory) answers 404 for a made-up id.
                 _ if *method == "GET" && path.contains("{advisory_id}") => r.status == 404,
-=======
                 // A page about one object answers 404 for an id that does not exist.
                 _ if *method == "GET" && path.contains("{id}") => {
                     r.status == 200 || r.status == 404
                 }
->>>>>>> dashfleet
                 _ if *method == "GET" => r.status == 200,
                 _ if *path == "/logout" => {
                     r.status == 303 && r.header("location") == Some("/login?notice=signed_out")

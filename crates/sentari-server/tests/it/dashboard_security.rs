@@ -112,7 +112,7 @@ async fn dashboard_security_cve_page_per_role_and_suppression_through_the_api_ru
         "3.1.6",
         "PyPI/django",
         "href=\"/security/cve/PYSEC-T-2\"",
-        "sev c-critical",
+        "sev-badge c-critical",
         "aria-current=\"page\">CVE</a>",
     ] {
         assert!(page.body.contains(needle), "{needle}: {}", page.body);
