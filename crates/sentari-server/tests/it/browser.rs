@@ -90,35 +90,12 @@ async fn the_dashboard_works_in_headless_chromium() {
     let device_id = crate::fleet_support::small_fleet(&env.database_url).await;
 
     let shots = screenshot_dir();
-<<<<<<< HEAD
     // Only this test's own screenshots: other browser tests keep theirs in subdirectories.
     for e in std::fs::read_dir(&shots).into_iter().flatten().flatten() {
         if e.path().extension().is_some_and(|x| x == "png") {
             let _ = std::fs::remove_file(e.path());
         }
     }
-    let mut cmd = tokio::process::Command::new("node");
-    cmd.arg(repo_root().join("tests/browser/dashboard.mjs"))
-        .current_dir(repo_root().join("tests/browser"))
-        .env("SENTARI_URL", server.url())
-        .env("OWNER_EMAIL", OWNER)
-        .env("OWNER_PASSWORD", OWNER_PW)
-        .env("VIEWER_EMAIL", "viewer@example.com")
-        .env("VIEWER_PASSWORD", &viewer_pw)
-        .env("FAILED_JOB_ERROR", FAILED_JOB_ERROR)
-        .env("SCREENSHOT_DIR", &shots)
-        .env("CHROMIUM", CHROMIUM)
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(240), cmd.output())
-        .await
-        .expect("the browser script did not finish within 4 minutes")
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-=======
-    let _ = std::fs::remove_dir_all(&shots);
     // The general walk-through first, then the Fleet pages (`fleet.mjs`), each in its own
     // browser; both write their screenshots to the same directory. Both always run, so one
     // script's failure does not hide the other's.
@@ -149,7 +126,6 @@ async fn the_dashboard_works_in_headless_chromium() {
             failed.push(format!("{script} ({}):\n{stderr}", out.status));
         }
     }
->>>>>>> dashfleet
     assert!(
         failed.is_empty(),
         "browser scripts failed:\n{}",

@@ -8,8 +8,7 @@
 //! row by the ingest, so no page aggregates the inventory per row. Sorting and filtering are
 //! plain links and `GET` forms, so everything works without JavaScript.
 //!
-//! `/security/cve` is still the placeholder at the end of this file; its real page lives with
-//! the Security pages.
+//! Security → CVE lives in `cve.rs`.
 
 use std::time::Duration;
 
@@ -1761,36 +1760,6 @@ pub async fn diagnostics(
         errors_total,
     };
     view::render(StatusCode::OK, &page_view)
-}
-
-// --- Security → CVE (placeholder until the Security pages take it over) ------------------------
-
-/// A page without data yet.
-#[derive(Template)]
-#[template(path = "placeholder.html")]
-pub struct PlaceholderPage {
-    /// The layout.
-    pub layout: Layout,
-    /// What the page shows once there is data.
-    pub purpose: &'static str,
-    /// Whether to point at enrollment tokens (admins only: nobody else can create one).
-    pub can_enroll: bool,
-}
-
-/// `GET /security/cve`.
-pub async fn cve(State(state): State<AppState>, user: WebUser) -> Response {
-    let page = PlaceholderPage {
-        layout: Layout::new(
-            Some(&state),
-            &user.principal,
-            &user.csrf,
-            "/security/cve",
-            "CVE findings",
-        ),
-        purpose: "Findings grouped by advisory and by device, with severity, affected packages, fixed versions and why each one matched.",
-        can_enroll: user.principal.role >= Role::Admin,
-    };
-    view::render(StatusCode::OK, &page)
 }
 
 #[cfg(test)]
