@@ -120,13 +120,13 @@ if [ $needs_fleet = 1 ]; then
         case $m in
             throughput)
                 run fleet scan "${common[@]}" --server-pid "$server_pid" --osv "$osv" \
-                    --devices 1000 --packages 2000 --concurrency 8 --rescans 1 --churn 0.03 ;;
+                    --devices "${FLEET_DEVICES:-1000}" --packages 2000 --concurrency 8 --rescans 1 --churn 0.03 ;;
             import)
                 import_osv
                 grep VmHWM "/proc/$server_pid/status" ;;
             latency)
                 run fleet latency "${common[@]}" --server-pid "$server_pid" --osv "$osv" \
-                    --repeat 20 --packages 20000 --prefix lat ;;
+                    --repeat "${LAT_REPEAT:-20}" --packages 20000 --prefix lat ;;
         esac
     done
     stop

@@ -601,7 +601,18 @@ pub async fn latency(a: LatencyArgs) -> anyhow::Result<()> {
     );
     let (mut first, mut rescan) = (Samples::default(), Samples::default());
     let (mut first_ingest, mut rescan_ingest) = (Samples::default(), Samples::default());
+    let mut expected = api.jobs_done("ingest_scan").await?;
     for i in 0..a.repeat {
+        // The previous device's jobs bump the counter after their data is visible: wait for
+        // them, so that the counter below only moves for this device's first scan.
+        let settle = Instant::now();
+        while api.jobs_done("ingest_scan").await? < expected {
+            if settle.elapsed() > Duration::from_secs(600) {
+                bail!("the previous device's ingest jobs never completed");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        expected += 2;
         let inv = g.device(a.first + i as u64, a.catalog.packages);
         let e = enroll(&a.server, &trust, &inv).await?;
         let client = agent_client(&a.server, &trust, Some(&e.identity))?;
