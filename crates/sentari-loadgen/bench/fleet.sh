@@ -30,7 +30,9 @@ osv=${OSV_DIR:-$root/../shared/data/osv}
 [ -x "$sentari" ] && [ -x "$loadgen" ] || { echo "build the release binaries first" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/sentari-fleet-bench.XXXXXX)
-db=sentari_fleet_bench
+db=${BENCH_DB:-sentari_fleet_bench}
+# Two runs can share the machine with different PORT_BASE and BENCH_DB values.
+pb=${PORT_BASE:-18}
 pg="psql -h 127.0.0.1 -U postgres -q"
 server_pid=
 
@@ -40,9 +42,9 @@ export SENTARI_ENROLLMENT_TOKEN=fleet-bench-enrollment-token
 export SENTARI_BOOTSTRAP_ADMIN_EMAIL=bench@example.com
 export SENTARI_BOOTSTRAP_ADMIN_PASSWORD='Bench-Pass-2026!'
 export SENTARI_HTTP_TLS=off
-export SENTARI_HTTP_BIND=127.0.0.1:18443
-export SENTARI_AGENT_BIND=127.0.0.1:18000
-export SENTARI_METRICS_BIND=127.0.0.1:19464
+export SENTARI_HTTP_BIND=127.0.0.1:${pb}443
+export SENTARI_AGENT_BIND=127.0.0.1:${pb}000
+export SENTARI_METRICS_BIND=127.0.0.1:${pb}464
 # Thousands of virtual agents register from one address: lift the per-address limit.
 export SENTARI_AGENT_REGISTER_RATE_PER_MINUTE=10000000
 export SENTARI_LOGIN_RATE_PER_MINUTE=1000
@@ -50,8 +52,8 @@ export SENTARI_LOGIN_RATE_PER_MINUTE=1000
 export SENTARI_CA_KEY_TYPE=ecdsa-p384
 export SENTARI_LOG_LEVEL=${SENTARI_LOG_LEVEL:-warn}
 
-common=(--agent-url https://127.0.0.1:18000 --api-url http://127.0.0.1:18443
-        --metrics-url http://127.0.0.1:19464 --ca "$work/data/ca/ca.pem")
+common=(--agent-url https://127.0.0.1:${pb}000 --api-url http://127.0.0.1:${pb}443
+        --metrics-url http://127.0.0.1:${pb}464 --ca "$work/data/ca/ca.pem")
 
 fresh_db() {
     rm -rf "$work/data"
@@ -69,7 +71,7 @@ start() {
     "$sentari" serve >"$work/server.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 300); do
-        if curl -sf http://127.0.0.1:18443/api/ready >/dev/null 2>&1; then
+        if curl -sf http://127.0.0.1:${pb}443/api/ready >/dev/null 2>&1; then
             echo "server pid $server_pid ready ($backend)"
             return
         fi
