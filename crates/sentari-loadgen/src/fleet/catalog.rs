@@ -414,7 +414,11 @@ mod tests {
         let cat = Catalog::load(Some(&dir)).unwrap();
         assert!(cat.python.len() > 500, "{} PyPI names", cat.python.len());
         assert!(cat.go.len() > 500, "{} Go modules", cat.go.len());
-        let alma9 = cat.os.iter().find(|p| p.ecosystem == "AlmaLinux:9").unwrap();
+        let alma9 = cat
+            .os
+            .iter()
+            .find(|p| p.ecosystem == "AlmaLinux:9")
+            .unwrap();
         assert!(alma9.entries.len() > 500);
         assert!(cat.python.iter().any(|e| e.name == "django"));
         assert!(cat.distinct_versions() > 20_000);

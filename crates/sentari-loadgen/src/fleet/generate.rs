@@ -235,7 +235,11 @@ impl<'a> Generator<'a> {
         let list = self.list_of(p)?;
         let e = &list[rng.below(list.len())];
         if p.env_type == "os" {
-            let profile = self.catalog.os.iter().find(|o| o.ecosystem == p.ecosystem)?;
+            let profile = self
+                .catalog
+                .os
+                .iter()
+                .find(|o| o.ecosystem == p.ecosystem)?;
             return Some(os_package(profile, e, rng));
         }
         let mut n = p.clone();
@@ -424,7 +428,10 @@ mod tests {
         let c = Generator::new(&cat, 8, "sim");
         for i in 0..5 {
             assert_eq!(a.device(i, 2000), b.device(i, 2000));
-            assert_eq!(a.churn(&a.device(i, 2000), 1, 0.03), b.churn(&b.device(i, 2000), 1, 0.03));
+            assert_eq!(
+                a.churn(&a.device(i, 2000), 1, 0.03),
+                b.churn(&b.device(i, 2000), 1, 0.03)
+            );
         }
         let differs = (0..5).any(|i| a.device(i, 2000).packages != c.device(i, 2000).packages);
         assert!(differs, "a different seed must give different devices");

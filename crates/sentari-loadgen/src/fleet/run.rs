@@ -221,7 +221,9 @@ async fn enroll(
     inv: &DeviceInventory,
 ) -> anyhow::Result<Enrolled> {
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-    let csr = CertificateParams::default().serialize_request(&key)?.pem()?;
+    let csr = CertificateParams::default()
+        .serialize_request(&key)?
+        .pem()?;
     let req = RegisterRequest {
         enrollment_token: s.token.clone(),
         hostname: inv.hostname.clone(),
@@ -273,7 +275,12 @@ fn encode_scan(inv: &DeviceInventory) -> anyhow::Result<(Uuid, Vec<u8>)> {
             },
             kernel: "6.1.0-28-amd64".into(),
             arch: "x86_64".into(),
-            host_kind: if inv.index % 3 == 0 { "bare_metal" } else { "vm" }.into(),
+            host_kind: if inv.index % 3 == 0 {
+                "bare_metal"
+            } else {
+                "vm"
+            }
+            .into(),
         },
         packages: inv.packages.clone(),
         runtimes: runtimes(inv.index),
@@ -391,8 +398,7 @@ where
 {
     let next = Arc::new(AtomicUsize::new(0));
     let work = Arc::new(work);
-    let results: Arc<Mutex<Vec<Option<T>>>> =
-        Arc::new(Mutex::new((0..n).map(|_| None).collect()));
+    let results: Arc<Mutex<Vec<Option<T>>>> = Arc::new(Mutex::new((0..n).map(|_| None).collect()));
     let mut tasks = Vec::new();
     for _ in 0..concurrency.max(1) {
         let (next, work, results) = (next.clone(), work.clone(), results.clone());
@@ -430,7 +436,8 @@ pub async fn scan(a: ScanArgs) -> anyhow::Result<()> {
     // Enrollment (not part of the upload throughput).
     let t = Instant::now();
     let enrolled: Vec<Enrolled> = {
-        let (cat, server, trust, prefix) = (cat.clone(), server.clone(), trust.clone(), prefix.clone());
+        let (cat, server, trust, prefix) =
+            (cat.clone(), server.clone(), trust.clone(), prefix.clone());
         parallel(a.devices, a.concurrency, move |i| {
             let (cat, server, trust, prefix) =
                 (cat.clone(), server.clone(), trust.clone(), prefix.clone());
@@ -490,8 +497,12 @@ pub async fn scan(a: ScanArgs) -> anyhow::Result<()> {
         let started = Instant::now();
         let since = OffsetDateTime::now_utc() - time::Duration::seconds(1);
         let lat: Vec<Duration> = {
-            let (server, trust, enrolled, bodies) =
-                (server.clone(), trust.clone(), enrolled.clone(), bodies.clone());
+            let (server, trust, enrolled, bodies) = (
+                server.clone(),
+                trust.clone(),
+                enrolled.clone(),
+                bodies.clone(),
+            );
             let build = Arc::new(build);
             parallel(a.devices, a.concurrency, move |i| {
                 let (server, trust, enrolled, bodies, build) = (
@@ -628,7 +639,9 @@ pub async fn latency(a: LatencyArgs) -> anyhow::Result<()> {
         let findings_path = format!("/api/v1/devices/{}/findings?page_size=1", e.device_id);
         let mut polls = 0u64;
         let (elapsed, findings) = loop {
-            let f = api.get(&findings_path).await?["total"].as_u64().unwrap_or(0);
+            let f = api.get(&findings_path).await?["total"]
+                .as_u64()
+                .unwrap_or(0);
             if f > 0 {
                 break (t.elapsed(), f);
             }
@@ -636,7 +649,9 @@ pub async fn latency(a: LatencyArgs) -> anyhow::Result<()> {
             // A device without any vulnerable package never gets findings: then the job's
             // completion is the signal.
             if polls % 25 == 0 && api.jobs_done("ingest_scan").await? > before {
-                let f = api.get(&findings_path).await?["total"].as_u64().unwrap_or(0);
+                let f = api.get(&findings_path).await?["total"]
+                    .as_u64()
+                    .unwrap_or(0);
                 break (t.elapsed(), f);
             }
             if t.elapsed() > Duration::from_secs(600) {
@@ -661,7 +676,10 @@ pub async fn latency(a: LatencyArgs) -> anyhow::Result<()> {
                 break t.elapsed();
             }
             if t.elapsed() > Duration::from_secs(600) {
-                bail!("re-scan of device {} not applied after 10 minutes", e.device_id);
+                bail!(
+                    "re-scan of device {} not applied after 10 minutes",
+                    e.device_id
+                );
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         };
@@ -677,10 +695,16 @@ pub async fn latency(a: LatencyArgs) -> anyhow::Result<()> {
             again.as_secs_f64() * 1000.0
         );
     }
-    println!("first scan, upload -> findings queryable: {}", first.summary());
+    println!(
+        "first scan, upload -> findings queryable: {}",
+        first.summary()
+    );
     println!("first scan, server ingest_ms: {}", first_ingest.summary());
     println!("unchanged re-scan, upload -> applied: {}", rescan.summary());
-    println!("unchanged re-scan, server ingest_ms: {}", rescan_ingest.summary());
+    println!(
+        "unchanged re-scan, server ingest_ms: {}",
+        rescan_ingest.summary()
+    );
     println!("{}", rss(a.server.server_pid));
     Ok(())
 }
@@ -701,7 +725,9 @@ async fn scan_ingest_ms(api: &Api, device: Uuid, scan: Uuid) -> anyhow::Result<u
 /// `fleet api`: each endpoint and page, sequentially, with percentiles.
 pub async fn api(a: ApiArgs) -> anyhow::Result<()> {
     let api = Api::login(&a.server).await?;
-    let devices = api.get("/api/v1/devices?page_size=1&sort=-findings").await?;
+    let devices = api
+        .get("/api/v1/devices?page_size=1&sort=-findings")
+        .await?;
     let total = devices["total"].as_u64().unwrap_or(0);
     let device = devices["items"][0]["id"].as_str().unwrap_or("").to_owned();
     println!(
