@@ -630,35 +630,30 @@ pub async fn latency(a: LatencyArgs) -> anyhow::Result<()> {
         // The connection is warmed up by a config fetch, as a running agent's would be.
         client.config().await?;
 
-        // First scan: poll the device's findings until they appear. They appear all at once
-        // (one fan-out statement), so the first non-empty answer is the complete set.
+        // First scan: findings are queryable when the scan's ingest job has completed (the
+        // new versions' findings and the fan-out of the known ones are two statements, so a
+        // non-empty findings list alone can be partial). The job counter is polled; the
+        // findings list is read once at the end to report the count.
         let (scan_id, body) = encode_scan(&inv)?;
         let before = api.jobs_done("ingest_scan").await?;
         let t = Instant::now();
         upload(&client, body).await?;
         let findings_path = format!("/api/v1/devices/{}/findings?page_size=1", e.device_id);
-        let mut polls = 0u64;
-        let (elapsed, findings) = loop {
-            let f = api.get(&findings_path).await?["total"]
-                .as_u64()
-                .unwrap_or(0);
-            if f > 0 {
-                break (t.elapsed(), f);
-            }
-            polls += 1;
-            // A device without any vulnerable package never gets findings: then the job's
-            // completion is the signal.
-            if polls % 25 == 0 && api.jobs_done("ingest_scan").await? > before {
-                let f = api.get(&findings_path).await?["total"]
-                    .as_u64()
-                    .unwrap_or(0);
-                break (t.elapsed(), f);
+        let elapsed = loop {
+            if api.jobs_done("ingest_scan").await? > before {
+                break t.elapsed();
             }
             if t.elapsed() > Duration::from_secs(600) {
-                bail!("no findings for device {} after 10 minutes", e.device_id);
+                bail!(
+                    "the first scan of device {} was not ingested in 10 minutes",
+                    e.device_id
+                );
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         };
+        let findings = api.get(&findings_path).await?["total"]
+            .as_u64()
+            .unwrap_or(0);
         first.push(elapsed);
         let ms = scan_ingest_ms(&api, e.device_id, scan_id).await?;
         first_ingest.push(Duration::from_millis(ms));
