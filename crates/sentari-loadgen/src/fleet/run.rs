@@ -275,7 +275,7 @@ fn encode_scan(inv: &DeviceInventory) -> anyhow::Result<(Uuid, Vec<u8>)> {
             },
             kernel: "6.1.0-28-amd64".into(),
             arch: "x86_64".into(),
-            host_kind: if inv.index % 3 == 0 {
+            host_kind: if inv.index.is_multiple_of(3) {
                 "bare_metal"
             } else {
                 "vm"
@@ -300,7 +300,7 @@ fn runtimes(index: u64) -> Vec<Runtime> {
         path: "/usr/bin/python3".into(),
         vendor: None,
     }];
-    if index % 2 == 0 {
+    if index.is_multiple_of(2) {
         r.push(Runtime {
             kind: "node".into(),
             version: NODE[index as usize % NODE.len()].into(),
