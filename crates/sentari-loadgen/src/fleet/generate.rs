@@ -21,6 +21,13 @@ const POPULAR_VERSION: f64 = 0.7;
 /// Share of packages that are OS packages, when the profile has enough of them.
 const OS_SHARE: f64 = 0.4;
 
+/// The SplitMix64 finaliser: a bijective scramble of 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// SplitMix64: small, fast, and the same on every platform, which is all a load generator needs.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -28,18 +35,16 @@ pub struct Rng(u64);
 impl Rng {
     /// A generator for the given stream.
     pub fn new(seed: u64, stream: u64, round: u64) -> Rng {
-        let mut r = Rng(seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ round.rotate_left(32));
-        r.next_u64();
-        r
+        // Each input goes through the finaliser: SplitMix states that differ by a multiple of
+        // its increment are the same sequence shifted (device n+1 drew device n's numbers one
+        // step later, making devices near-clones), so the stream must not be added linearly.
+        Rng(mix(mix(mix(seed) ^ stream) ^ round))
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        mix(self.0)
     }
 
     /// Uniform in `[0, 1)`.
@@ -52,10 +57,12 @@ impl Rng {
         (self.unit() * n as f64) as usize % n.max(1)
     }
 
-    /// In `[lo, hi)`, biased towards `lo` (a power law: index ~ u³).
+    /// In `[lo, hi)`, biased towards `lo` (a power law: index ~ u²). A cube was tried first
+    /// and made the tail nearly deterministic: every device took the same first names after
+    /// the base, so devices of one OS were clones (the overlap test caught it).
     pub fn skewed(&mut self, lo: usize, hi: usize) -> usize {
         let u = self.unit();
-        lo + ((hi - lo) as f64 * u * u * u) as usize
+        lo + ((hi - lo) as f64 * u * u) as usize
     }
 }
 
@@ -469,7 +476,7 @@ mod tests {
         }
         // Many installs per distinct version: the property correlation's cost depends on.
         assert!(
-            distinct.len() * 4 < total,
+            distinct.len() * 3 < total,
             "{} distinct versions for {total} packages",
             distinct.len()
         );
@@ -481,7 +488,16 @@ mod tests {
         assert!(same_os.len() >= 2);
         let (a, b) = (keys(same_os[0]), keys(same_os[1]));
         let shared = a.intersection(&b).count() as f64 / a.len() as f64;
-        assert!(shared > 0.3 && shared < 0.95, "shared {shared}");
+        assert!(
+            shared > 0.3 && shared < 0.95,
+            "shared {shared}: {} {} / {} {} ({} and {} packages)",
+            same_os[0].hostname,
+            same_os[0].os_pretty_name,
+            same_os[1].hostname,
+            same_os[1].os_pretty_name,
+            a.len(),
+            b.len()
+        );
         // Both OS profiles occur.
         assert!(devices.iter().any(|d| d.os_id == "almalinux"));
         assert!(devices.iter().any(|d| d.os_id == "debian"));
