@@ -11,10 +11,9 @@
 // On any failure it prints what went wrong and exits non-zero. Every page is checked for console
 // errors, uncaught exceptions, failed requests and Content-Security-Policy violations.
 
-import { chromium } from 'playwright-core';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { check, cspViolations, fail, launch, problems, watch } from './harness.mjs';
 
 const base = process.env.SENTARI_URL;
 const shots = process.env.SCREENSHOT_DIR;
@@ -27,57 +26,8 @@ if (!base || !shots || !owner.email || !viewer.email || !failedJobError) {
 }
 mkdirSync(shots, { recursive: true });
 
-const problems = [];
 const visited = [];
 let shotNumber = 0;
-
-function fail(message) {
-  problems.push(message);
-  console.error(`FAIL: ${message}`);
-}
-
-function check(condition, message) {
-  if (!condition) { fail(message); }
-}
-
-// Console errors, page errors, failed requests and CSP reports, per page, with a way to allow
-// the one expected error of a page answered with an error status on purpose (403, 401).
-function watch(page) {
-  const state = { allowedStatus: null };
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') { return; }
-    const text = msg.text();
-    if (state.allowedStatus && text.includes(`status of ${state.allowedStatus}`)) { return; }
-    fail(`console error on ${page.url()}: ${text}`);
-  });
-  page.on('pageerror', (err) => fail(`uncaught exception on ${page.url()}: ${err.message}`));
-  page.on('requestfailed', (req) => {
-    const reason = req.failure() ? req.failure().errorText : 'failed';
-    // A navigation replaced by the next one is aborted by design, not broken.
-    if (reason.includes('ERR_ABORTED')) { return; }
-    fail(`request failed: ${req.url()} (${reason})`);
-  });
-  page.on('response', (resp) => {
-    const status = resp.status();
-    if (status >= 400 && status !== state.allowedStatus) {
-      fail(`${status} for ${resp.url()}`);
-    }
-  });
-  return state;
-}
-
-// Records CSP violations from inside the page; init scripts run through the DevTools protocol,
-// which the page's CSP does not apply to, so this listener itself is no violation.
-const cspProbe = () => {
-  window.__cspViolations = [];
-  document.addEventListener('securitypolicyviolation', (e) => {
-    window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`);
-  });
-};
-
-async function cspViolations(page) {
-  return page.evaluate(() => window.__cspViolations || []);
-}
 
 async function visit(page, state, path, name, { status = 200, fullPage = true } = {}) {
   state.allowedStatus = status === 200 ? null : status;
@@ -103,25 +53,9 @@ async function signIn(page, state, who) {
   await Promise.all([page.waitForURL(`${base}/`), page.getByRole('button', { name: 'Sign in' }).click()]);
 }
 
-const userDataDir = mkdtempSync(join(tmpdir(), 'sentari-chromium-'));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-  viewport: { width: 1280, height: 800 },
-  colorScheme: 'light',
-});
+const { context, close } = await launch();
 
 try {
-  await context.addInitScript(cspProbe);
   const page = context.pages()[0] || await context.newPage();
   const state = watch(page);
 
@@ -251,8 +185,7 @@ try {
 } catch (err) {
   fail(`script error: ${err.stack || err}`);
 } finally {
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await close();
 }
 
 console.log(JSON.stringify({ visited, screenshots: shotNumber, problems: problems.length }));

@@ -12,10 +12,10 @@
 // mode, and what a viewer sees. Every page is checked for console errors, uncaught exceptions,
 // failed requests and Content-Security-Policy violations.
 
-import { chromium } from 'playwright-core';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { check, cspViolations, fail, launch, problems, watch } from './harness.mjs';
 
 const base = process.env.SENTARI_URL;
 const shots = process.env.SCREENSHOT_DIR;
@@ -28,55 +28,8 @@ if (!base || !shots || !owner.email || !viewer.email || !deviceId) {
 }
 mkdirSync(shots, { recursive: true });
 
-const problems = [];
 const visited = [];
 let shotNumber = 0;
-
-function fail(message) {
-  problems.push(message);
-  console.error(`FAIL: ${message}`);
-}
-
-function check(condition, message) {
-  if (!condition) { fail(message); }
-}
-
-// The same watchers as dashboard.mjs: console errors, page errors, failed requests, error
-// statuses (except the one a step expects), and CSP violations recorded inside the page.
-function watch(page) {
-  const state = { allowedStatus: null };
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') { return; }
-    const text = msg.text();
-    if (state.allowedStatus && text.includes(`status of ${state.allowedStatus}`)) { return; }
-    fail(`console error on ${page.url()}: ${text}`);
-  });
-  page.on('pageerror', (err) => fail(`uncaught exception on ${page.url()}: ${err.message}`));
-  page.on('requestfailed', (req) => {
-    const reason = req.failure() ? req.failure().errorText : 'failed';
-    // A navigation replaced by the next one, or turned into a download, is aborted by design.
-    if (reason.includes('ERR_ABORTED')) { return; }
-    fail(`request failed: ${req.url()} (${reason})`);
-  });
-  page.on('response', (resp) => {
-    const status = resp.status();
-    if (status >= 400 && status !== state.allowedStatus) {
-      fail(`${status} for ${resp.url()}`);
-    }
-  });
-  return state;
-}
-
-const cspProbe = () => {
-  window.__cspViolations = [];
-  document.addEventListener('securitypolicyviolation', (e) => {
-    window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`);
-  });
-};
-
-async function cspViolations(page) {
-  return page.evaluate(() => window.__cspViolations || []);
-}
 
 async function snap(page, name, fullPage = true) {
   shotNumber += 1;
@@ -122,27 +75,10 @@ async function download(page, selector, dir) {
   return { path, name: dl.suggestedFilename() };
 }
 
-const userDataDir = mkdtempSync(join(tmpdir(), 'sentari-chromium-'));
 const downloads = mkdtempSync(join(tmpdir(), 'sentari-downloads-'));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  acceptDownloads: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-  viewport: { width: 1280, height: 800 },
-  colorScheme: 'light',
-});
+const { context, close } = await launch({ acceptDownloads: true });
 
 try {
-  await context.addInitScript(cspProbe);
   const page = context.pages()[0] || await context.newPage();
   const state = watch(page);
   await signIn(page, state, owner);
@@ -282,8 +218,7 @@ try {
 } catch (err) {
   fail(`script error: ${err.stack || err}`);
 } finally {
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await close();
   rmSync(downloads, { recursive: true, force: true });
 }
 

@@ -14,11 +14,10 @@
 // Like dashboard.mjs it fails on console errors, uncaught exceptions, failed requests and
 // Content-Security-Policy violations on every page.
 
-import { chromium } from 'playwright-core';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { check, cspViolations, fail, launch, problems, watch } from './harness.mjs';
 
 const base = process.env.SENTARI_URL;
 const shots = process.env.SCREENSHOT_DIR;
@@ -31,17 +30,7 @@ if (!base || !shots || !owner.email || !analyst.email || !viewer.email) {
 }
 mkdirSync(shots, { recursive: true });
 
-const problems = [];
 let shotNumber = 0;
-
-function fail(message) {
-  problems.push(message);
-  console.error(`FAIL: ${message}`);
-}
-
-function check(condition, message) {
-  if (!condition) { fail(message); }
-}
 
 // RFC 6238 with SHA-1, 6 digits, 30-second steps: what authenticator apps compute.
 function base32(s) {
@@ -71,38 +60,8 @@ function totp(secret, stepOffset = 0) {
   return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
 }
 
-function watch(page) {
-  const state = { allowedStatus: null };
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') { return; }
-    const text = msg.text();
-    if (state.allowedStatus && text.includes(`status of ${state.allowedStatus}`)) { return; }
-    fail(`console error on ${page.url()}: ${text}`);
-  });
-  page.on('pageerror', (err) => fail(`uncaught exception on ${page.url()}: ${err.message}`));
-  page.on('requestfailed', (req) => {
-    const reason = req.failure() ? req.failure().errorText : 'failed';
-    if (reason.includes('ERR_ABORTED')) { return; }
-    fail(`request failed: ${req.url()} (${reason})`);
-  });
-  page.on('response', (resp) => {
-    const status = resp.status();
-    if (status >= 400 && status !== state.allowedStatus) {
-      fail(`${status} for ${resp.url()}`);
-    }
-  });
-  return state;
-}
-
-const cspProbe = () => {
-  window.__cspViolations = [];
-  document.addEventListener('securitypolicyviolation', (e) => {
-    window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`);
-  });
-};
-
 async function noCsp(page, what) {
-  const v = await page.evaluate(() => window.__cspViolations || []);
+  const v = await cspViolations(page);
   check(v.length === 0, `${what}: CSP violations ${JSON.stringify(v)}`);
 }
 
@@ -135,18 +94,9 @@ async function signOut(page) {
   await Promise.all([page.waitForURL(/\/login\?notice=signed_out/), page.getByRole('button', { name: 'Sign out' }).click()]);
 }
 
-const userDataDir = mkdtempSync(join(tmpdir(), 'sentari-chromium-'));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-  viewport: { width: 1280, height: 800 },
-  colorScheme: 'light',
-});
+const { context, close } = await launch();
 
 try {
-  await context.addInitScript(cspProbe);
   const page = context.pages()[0] || await context.newPage();
   const state = watch(page);
 
@@ -219,8 +169,7 @@ try {
 } catch (e) {
   fail(`script error: ${e && e.stack ? e.stack : e}`);
 } finally {
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await close();
 }
 
 if (problems.length > 0) {
