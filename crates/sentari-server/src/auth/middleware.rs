@@ -57,6 +57,16 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 256)
 }
 
+/// True when the MFA policy requires this user to enroll before doing anything else. Both the
+/// API and the dashboard ask this; a policy that cannot be read enforces nothing, as the
+/// sign-in itself already succeeded.
+pub async fn must_enroll_mfa(state: &AppState, p: &Principal) -> bool {
+    let (Some(store), Some(rt)) = (state.store(), state.auth()) else {
+        return false;
+    };
+    matches!(rt.mfa_policy.get(store).await, Ok(policy) if policy.must_enroll(&p.user))
+}
+
 /// Whether a cookie-authenticated write comes from this site.
 pub fn same_site_request(headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
@@ -177,11 +187,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             );
             return ApiFailure::Csrf.into_response();
         }
-        if !mfa_exempt_path(req.uri().path())
-            && let (Some(store), Some(rt)) = (state.store(), state.auth())
-            && let Ok(policy) = rt.mfa_policy.get(store).await
-            && policy.must_enroll(&p.user)
-        {
+        if !mfa_exempt_path(req.uri().path()) && must_enroll_mfa(&state, p).await {
             tracing::warn!(
                 target: SECURITY,
                 event = "mfa_enrollment_required",

@@ -27,7 +27,7 @@ use super::csrf;
 use super::session::SessionCsrf;
 use super::view;
 use crate::auth::Principal;
-use crate::auth::middleware::same_site_request;
+use crate::auth::middleware::{must_enroll_mfa, same_site_request};
 use crate::auth::rbac::Access;
 use crate::logging::SECURITY;
 use crate::state::AppState;
@@ -91,9 +91,7 @@ pub async fn guard(State(access): State<Access>, req: Request, next: Next) -> Re
     }
     if let (Some(p), Some(st)) = (&principal, &state)
         && !mfa_enrollment_path(req.uri().path())
-        && let (Some(store), Some(rt)) = (st.store(), st.auth())
-        && let Ok(policy) = rt.mfa_policy.get(store).await
-        && policy.must_enroll(&p.user)
+        && must_enroll_mfa(st, p).await
     {
         tracing::warn!(
             target: SECURITY,
