@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::auth_support::*;
-use crate::common::{Env, read_log};
+use crate::common::{Env, log_with, read_log};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,8 +36,7 @@ async fn login_logout_me_and_generic_failures() {
     assert_eq!(out.status, 200);
     let me = call(&server, "GET", "/api/v1/auth/me", Some(&token), None).await;
     assert_eq!(me.status, 401);
-    let sec = read_log(&env.data_dir(), "security");
-    assert!(sec.contains("login failed"), "{sec}");
+    let sec = log_with(&env.data_dir(), "security", &["login failed"]).await;
     assert!(!sec.contains(OWNER_PW), "a password reached security.log");
     assert!(
         read_log(&env.data_dir(), "application")
@@ -58,7 +57,7 @@ async fn lockout_after_five_failures_and_rate_limit_per_address() {
     let r = login_raw(&server, OWNER, OWNER_PW).await;
     assert_eq!(r.status, 429, "{:?}", r.body);
     assert!(r.header("retry-after").is_some());
-    assert!(read_log(&env.data_dir(), "security").contains("account locked"));
+    log_with(&env.data_dir(), "security", &["account locked"]).await;
     // `sentari users unlock` ends the lockout.
     let out = env.run(&["users", "unlock", OWNER], &[]);
     assert!(out.status.success(), "{}", out.stderr);
@@ -72,7 +71,7 @@ async fn lockout_after_five_failures_and_rate_limit_per_address() {
     let r = login_raw(&server, OWNER, OWNER_PW).await;
     assert_eq!(r.status, 429);
     assert!(r.header("retry-after").is_some());
-    assert!(read_log(&env.data_dir(), "security").contains("too many login attempts"));
+    log_with(&env.data_dir(), "security", &["too many login attempts"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,7 +227,12 @@ async fn cross_site_cookie_posts_are_refused() {
         .await
         .unwrap();
     assert_eq!(me.status, 200);
-    assert!(read_log(&env.data_dir(), "security").contains("cross-site cookie write refused"));
+    log_with(
+        &env.data_dir(),
+        "security",
+        &["cross-site cookie write refused"],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -266,3 +266,17 @@ where
 pub fn read_log(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join("logs").join(format!("{name}.log"))).unwrap_or_default()
 }
+
+/// Waits until log `name` contains every one of `texts`, and returns it. Log lines are written
+/// by a background writer, so a line may land a moment after the response that caused it.
+pub async fn log_with(dir: &Path, name: &str, texts: &[&str]) -> String {
+    eventually(
+        Duration::from_secs(10),
+        &format!("{name}.log to mention {texts:?}"),
+        || async {
+            let log = read_log(dir, name);
+            texts.iter().all(|t| log.contains(t)).then_some(log)
+        },
+    )
+    .await
+}

@@ -433,8 +433,7 @@ async fn forms_need_the_session_csrf_token_and_a_same_site_origin() {
     assert!(page.body.contains("csrf-victim@example.com"));
     assert!(page.body.contains("User created."));
     // Refusals are in security.log.
-    let log = crate::common::read_log(&env.data_dir(), "security");
-    assert!(log.contains("csrf_refused"), "{log}");
+    crate::common::log_with(&env.data_dir(), "security", &["csrf_refused"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
