@@ -18,12 +18,16 @@ pub fn shared_data() -> PathBuf {
 
 /// Enrolls a device directly in the store.
 pub async fn device(store: &Store, hostname: &str) -> Uuid {
+    // The machine id is searched like the hostname, so it must not contain random hex that a
+    // search for part of another hostname (say `db`) could match.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let id = Uuid::now_v7();
     store
         .enroll_device(
             &DeviceEnrollment {
                 id,
-                machine_id: format!("machine-{id}"),
+                machine_id: format!("machine-{hostname}-{n}"),
                 hostname: hostname.to_owned(),
                 os: "linux".into(),
                 arch: "x86_64".into(),
