@@ -79,6 +79,28 @@ macro_rules! bind_args {
     }};
 }
 
+/// One page of a list and the list's total: `sql` takes the filter's arguments then `LIMIT` and
+/// `OFFSET`, `count_sql` the same arguments alone. A macro rather than a function because the
+/// row type must be decoded from both backends' rows, which `with_pool!` picks at run time.
+macro_rules! fetch_page {
+    ($store:expr, $sql:expr, $count_sql:expr, $args:expr, $page:expr) => {
+        with_pool!($store, |pool| {
+            let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe($sql.as_str())), $args)
+                .bind($page.limit())
+                .bind($page.offset())
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = bind_args!(
+                sqlx::query_scalar(sqlx::AssertSqlSafe($count_sql.as_str())),
+                $args
+            )
+            .fetch_one(pool)
+            .await?;
+            (rows, total)
+        })
+    };
+}
+
 /// The `WHERE` clause of a list, with its parameters numbered as they are added.
 #[derive(Debug, Default)]
 pub(crate) struct Filter {
@@ -709,20 +731,8 @@ impl Store {
         );
         let count_sql = format!("SELECT count(*) FROM devices d {where_sql}");
         self.timed("list_fleet_devices", async {
-            let (rows, total): (Vec<DeviceRow>, i64) = with_pool!(self, |pool| {
-                let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &f.args)
-                    .bind(page.limit())
-                    .bind(page.offset())
-                    .fetch_all(pool)
-                    .await?;
-                let total: i64 = bind_args!(
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
-                    &f.args
-                )
-                .fetch_one(pool)
-                .await?;
-                (rows, total)
-            });
+            let (rows, total): (Vec<DeviceRow>, i64) =
+                fetch_page!(self, &sql, &count_sql, &f.args, page);
             Ok((
                 rows.into_iter()
                     .map(|r| device_summary(r, overdue_before).0)
@@ -863,20 +873,7 @@ impl Store {
         }
         let none_if_empty = |s: String| if s.is_empty() { None } else { Some(s) };
         self.timed("list_device_packages", async {
-            let (rows, total): (Vec<Row>, i64) = with_pool!(self, |pool| {
-                let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &f.args)
-                    .bind(page.limit())
-                    .bind(page.offset())
-                    .fetch_all(pool)
-                    .await?;
-                let total: i64 = bind_args!(
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
-                    &f.args
-                )
-                .fetch_one(pool)
-                .await?;
-                (rows, total)
-            });
+            let (rows, total): (Vec<Row>, i64) = fetch_page!(self, &sql, &count_sql, &f.args, page);
             Ok((
                 rows.into_iter()
                     .map(|r| DevicePackage {
@@ -963,20 +960,7 @@ impl Store {
             let (rows, total): (
                 Vec<(i64, String, String, String, String, String, i64, i64)>,
                 i64,
-            ) = with_pool!(self, |pool| {
-                let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &f.args)
-                    .bind(page.limit())
-                    .bind(page.offset())
-                    .fetch_all(pool)
-                    .await?;
-                let total: i64 = bind_args!(
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
-                    &f.args
-                )
-                .fetch_one(pool)
-                .await?;
-                (rows, total)
-            });
+            ) = fetch_page!(self, &sql, &count_sql, &f.args, page);
             Ok((
                 rows.into_iter()
                     .map(
@@ -1056,20 +1040,8 @@ impl Store {
             "SELECT count(*) FROM device_runtimes r JOIN devices d ON d.id = r.device_id {where_sql}"
         );
         self.timed("list_runtimes", async {
-            let (rows, total): (Vec<RuntimeRecord>, i64) = with_pool!(self, |pool| {
-                let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &f.args)
-                    .bind(page.limit())
-                    .bind(page.offset())
-                    .fetch_all(pool)
-                    .await?;
-                let total: i64 = bind_args!(
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
-                    &f.args
-                )
-                .fetch_one(pool)
-                .await?;
-                (rows, total)
-            });
+            let (rows, total): (Vec<RuntimeRecord>, i64) =
+                fetch_page!(self, &sql, &count_sql, &f.args, page);
             Ok((rows.into_iter().map(RuntimeRow::from).collect(), total))
         })
         .await
@@ -1254,20 +1226,8 @@ impl Store {
         );
         let count_sql = format!("SELECT count(*) FROM scans s {where_sql}");
         self.timed("list_scan_history", async {
-            let (rows, total): (Vec<ScanRecord>, i64) = with_pool!(self, |pool| {
-                let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &f.args)
-                    .bind(page.limit())
-                    .bind(page.offset())
-                    .fetch_all(pool)
-                    .await?;
-                let total: i64 = bind_args!(
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
-                    &f.args
-                )
-                .fetch_one(pool)
-                .await?;
-                (rows, total)
-            });
+            let (rows, total): (Vec<ScanRecord>, i64) =
+                fetch_page!(self, &sql, &count_sql, &f.args, page);
             Ok((rows.into_iter().map(ScanBody::from).collect(), total))
         })
         .await
@@ -1381,20 +1341,7 @@ impl Store {
             let (rows, total): (
                 Vec<(Uuid, Uuid, String, String, String, String, String, Ts)>,
                 i64,
-            ) = with_pool!(self, |pool| {
-                let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &f.args)
-                    .bind(page.limit())
-                    .bind(page.offset())
-                    .fetch_all(pool)
-                    .await?;
-                let total: i64 = bind_args!(
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
-                    &f.args
-                )
-                .fetch_one(pool)
-                .await?;
-                (rows, total)
-            });
+            ) = fetch_page!(self, &sql, &count_sql, &f.args, page);
             Ok((
                 rows.into_iter()
                     .map(
@@ -1465,20 +1412,8 @@ impl Store {
              JOIN package_versions pv ON pv.id = df.package_version_id {where_sql}"
         );
         self.timed("list_findings", async {
-            let (rows, total): (Vec<FindingRecord>, i64) = with_pool!(self, |pool| {
-                let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &f.args)
-                    .bind(page.limit())
-                    .bind(page.offset())
-                    .fetch_all(pool)
-                    .await?;
-                let total: i64 = bind_args!(
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
-                    &f.args
-                )
-                .fetch_one(pool)
-                .await?;
-                (rows, total)
-            });
+            let (rows, total): (Vec<FindingRecord>, i64) =
+                fetch_page!(self, &sql, &count_sql, &f.args, page);
             Ok((
                 rows.into_iter()
                     .map(|r| FindingRow {
@@ -1550,17 +1485,7 @@ impl Store {
         );
         let count_sql = format!("SELECT count(DISTINCT df.advisory_id) {from} {where_sql}");
         self.timed("list_findings_by_advisory", async {
-            let (groups, total): (Vec<GroupRecord>, i64) = with_pool!(self, |pool| {
-                let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &f.args)
-                    .bind(page.limit())
-                    .bind(page.offset())
-                    .fetch_all(pool)
-                    .await?;
-                let total: i64 = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())), &f.args)
-                    .fetch_one(pool)
-                    .await?;
-                (rows, total)
-            });
+            let (groups, total): (Vec<GroupRecord>, i64) = fetch_page!(self, &sql, &count_sql, &f.args, page);
             if groups.is_empty() {
                 return Ok((Vec::new(), total));
             }
