@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::common::{Env, Server, eventually, read_log};
+use crate::common::{Env, Server, eventually, log_with};
 use rcgen::{CertificateParams, KeyPair};
 use sentari_client::agent::{AgentClient, AgentError, DeviceIdentity, ProxySettings, ServerTrust};
 use sentari_proto::agent::RegisterRequest;
@@ -51,15 +51,10 @@ fn start(env: &Env, extra: &[(&str, &str)]) -> Server {
 /// The banner comes before the database is reached: wait for `/api/ready` over HTTPS.
 fn wait_ready(env: &Env, server: &Server) {
     let ca = ca_dir(env).join("ca.pem");
+    let url = format!("{}/api/ready", server.url());
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while std::time::Instant::now() < deadline {
-        let out = Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
-            .arg(&ca)
-            .arg(format!("{}/api/ready", server.url()))
-            .output()
-            .unwrap();
-        if String::from_utf8_lossy(&out.stdout).trim() == "200" {
+        if curl_https(&ca, &url).0 == "200" {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -451,14 +446,16 @@ async fn bad_tokens_and_bad_csrs_are_refused_and_logged() {
         .unwrap_err();
     assert_eq!(status_of(&e).0, 400);
 
-    let sec = eventually(Duration::from_secs(10), "security log lines", || async {
-        let log = read_log(&env.data_dir(), "security");
-        (log.contains("unknown token")
-            && log.contains("expired token")
-            && log.contains("revoked token")
-            && log.contains("over-used token"))
-        .then_some(log)
-    })
+    let sec = log_with(
+        &env.data_dir(),
+        "security",
+        &[
+            "unknown token",
+            "expired token",
+            "revoked token",
+            "over-used token",
+        ],
+    )
     .await;
     assert!(sec.contains("127.0.0.1"), "{sec}");
     drop(server);
@@ -564,10 +561,11 @@ async fn foreign_expired_and_deleted_certificates_are_rejected() {
     assert!(s.delete_device(reg.device_id).await.unwrap());
     let e = authed.config().await.unwrap_err();
     assert_eq!(status_of(&e), (403, "device_revoked".into()));
-    let sec = eventually(Duration::from_secs(10), "security log lines", || async {
-        let log = read_log(&env.data_dir(), "security");
-        (log.contains("certificate_rejected") && log.contains("revoked_device")).then_some(log)
-    })
+    let sec = log_with(
+        &env.data_dir(),
+        "security",
+        &["certificate_rejected", "revoked_device"],
+    )
     .await;
     assert!(!sec.is_empty());
     s.close().await;
@@ -916,11 +914,7 @@ async fn renewal_opens_near_expiry_keeps_an_overlap_and_registration_is_rate_lim
         .unwrap_err();
     assert_eq!(status_of(&e), (429, "rate_limited".into()));
     assert!(e.retry_after().is_some(), "{e}");
-    let sec = eventually(Duration::from_secs(10), "rate-limit log line", || async {
-        let log = read_log(&env.data_dir(), "security");
-        log.contains("rate limited").then_some(log)
-    })
-    .await;
+    let sec = log_with(&env.data_dir(), "security", &["rate limited"]).await;
     assert!(sec.contains("127.0.0.1"), "{sec}");
     drop(server);
 }
