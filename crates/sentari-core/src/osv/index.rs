@@ -305,6 +305,11 @@ impl<'a> MatchRef<'a> {
         &self.advisory.id
     }
 
+    /// The advisory's aliases.
+    pub fn aliases(&self) -> &'a [String] {
+        &self.advisory.aliases
+    }
+
     /// The entry's severity, else the record's.
     pub fn severity(&self) -> Option<&'a Severity> {
         self.entry

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use sentari_core::ecosystem::Ecosystem;
-use sentari_core::osv::{OsvIndex, QueryError, VulnMatch};
+use sentari_core::osv::{MatchRef, OsvIndex, QueryError};
 use sentari_store::{
     Evaluation, EvaluationChanges, NewFinding, PackageVersionKey, Store, StoreError,
 };
@@ -98,7 +98,7 @@ pub fn evaluate(records: &[String], versions: &[PackageVersionKey]) -> Vec<Evalu
         .iter()
         .map(|pv| {
             let eco = Ecosystem::parse(&pv.ecosystem);
-            match index.query(&eco, match_name_of(pv), &pv.version) {
+            match index.query_refs(&eco, match_name_of(pv), &pv.version) {
                 Ok(outcome) => Evaluation {
                     package_version_id: pv.id,
                     status: "evaluated".into(),
@@ -119,17 +119,19 @@ pub fn evaluate(records: &[String], versions: &[PackageVersionKey]) -> Vec<Evalu
         .collect()
 }
 
-/// A match as a stored finding, with the full explanation of why it matched.
-fn finding_of(m: &VulnMatch, pv: &PackageVersionKey) -> NewFinding {
-    let rating = m
-        .severity
-        .as_ref()
+/// A match as a stored finding, with the full explanation of why it matched. It is built from
+/// the match borrowed from the index, so nothing is copied out of the index only to be
+/// serialised again here.
+fn finding_of(m: &MatchRef<'_>, pv: &PackageVersionKey) -> NewFinding {
+    let severity = m.severity();
+    let matched = m.reason();
+    let rating = severity
         .and_then(|s| s.rating)
         .map(|r| r.to_string().to_ascii_lowercase())
         .unwrap_or_else(|| "unknown".into());
     let mut reason = json!({
-        "advisory_id": m.id,
-        "aliases": m.aliases,
+        "advisory_id": m.id(),
+        "aliases": m.aliases(),
         "installed": {
             "ecosystem": pv.ecosystem,
             "name": match_name_of(pv),
@@ -137,17 +139,17 @@ fn finding_of(m: &VulnMatch, pv: &PackageVersionKey) -> NewFinding {
         },
     });
     if let (Some(obj), Ok(serde_json::Value::Object(matched))) =
-        (reason.as_object_mut(), serde_json::to_value(&m.matched))
+        (reason.as_object_mut(), serde_json::to_value(matched))
     {
         obj.extend(matched);
     }
     NewFinding {
-        advisory_id: m.id.clone(),
+        advisory_id: m.id().to_owned(),
         severity_rating: rating,
-        severity_score: m.severity.as_ref().and_then(|s| s.score),
-        severity_type: m.severity.as_ref().map(|s| s.kind.clone()),
-        severity_vector: m.severity.as_ref().and_then(|s| s.vector.clone()),
-        fixed_version: m.matched.fixed.clone(),
+        severity_score: severity.and_then(|s| s.score),
+        severity_type: severity.map(|s| s.kind.clone()),
+        severity_vector: severity.and_then(|s| s.vector.clone()),
+        fixed_version: matched.fixed.map(str::to_owned),
         reason,
     }
 }
