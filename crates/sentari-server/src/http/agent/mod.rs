@@ -566,8 +566,8 @@ async fn scan(
     let bytes = read_capped(body, cap, declared_over)
         .await?
         .ok_or(GatewayError::TooLarge(limits.max_body))?;
-    let upload = tokio::task::spawn_blocking(move || {
-        body::decode_scan(&bytes, encoding, limits.max_decompressed)
+    let (upload, bytes) = tokio::task::spawn_blocking(move || {
+        body::decode_scan(&bytes, encoding, limits.max_decompressed).map(|u| (u, bytes))
     })
     .await
     .map_err(|e| GatewayError::Internal(e.to_string()))?
@@ -586,10 +586,20 @@ async fn scan(
     let scan_id = upload.scan_id;
     let packages = upload.packages.len() as u64;
     let scanned_at = upload.scanned_at;
-    let compressed = tokio::task::spawn_blocking(move || crate::ingest::encode(&upload))
-        .await
-        .map_err(|e| GatewayError::Internal(e.to_string()))?
-        .map_err(GatewayError::Internal)?;
+    // A zstd body that parsed as a valid upload is stored as it came: the ingest job reads
+    // it exactly as it would read our own encoding, so serialising and compressing it again
+    // here would only cost the gateway time per upload.
+    let compressed = if encoding == body::Encoding::Zstd {
+        // Freeing twenty thousand parsed packages is not work for the request's thread.
+        tokio::task::spawn_blocking(move || drop(upload));
+        bytes
+    } else {
+        drop(bytes);
+        tokio::task::spawn_blocking(move || crate::ingest::encode(&upload))
+            .await
+            .map_err(|e| GatewayError::Internal(e.to_string()))?
+            .map_err(GatewayError::Internal)?
+    };
     let job = NewJob::new(
         "ingest_scan",
         serde_json::json!({"scan_id": scan_id, "device_id": device.id}),
