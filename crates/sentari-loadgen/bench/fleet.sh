@@ -24,8 +24,8 @@ modes=("$@")
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
-sentari=$target/release/sentari
-loadgen=$target/release/sentari-loadgen
+sentari=${SENTARI_BIN:-$target/release/sentari}
+loadgen=${LOADGEN_BIN:-$target/release/sentari-loadgen}
 osv=${OSV_DIR:-$root/../shared/data/osv}
 [ -x "$sentari" ] && [ -x "$loadgen" ] || { echo "build the release binaries first" >&2; exit 1; }
 
@@ -92,7 +92,8 @@ stop() {
 cleanup() {
     stop
     [ "$backend" = postgres ] && $pg -c "DROP DATABASE IF EXISTS $db" postgres || true
-    rm -rf "$work"
+    # BENCH_KEEP=1 keeps the data directory (logs, performance.log) for a look afterwards.
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
