@@ -189,13 +189,13 @@ impl Store {
             .timed("append_audit", async {
                 let out = match &self.inner.pool {
                     Pool::Sqlite(pool) => {
-                        let mut tx = pool.begin_write().await?;
+                        let mut tx = pool.begin_write(&self.inner.write_turn).await?;
                         let out = append_in_tx!(tx, e, id, at);
                         tx.commit().await?;
                         out
                     }
                     Pool::Postgres(pool) => {
-                        let mut tx = pool.begin_write().await?;
+                        let mut tx = pool.begin_write(&self.inner.write_turn).await?;
                         sqlx::query("SELECT pg_advisory_xact_lock($1)")
                             .bind(AUDIT_LOCK)
                             .execute(&mut *tx)

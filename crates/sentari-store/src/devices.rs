@@ -273,13 +273,24 @@ impl Store {
     /// Deletes a device and its scans; its certificate stops working at once.
     pub async fn delete_device(&self, id: Uuid) -> Result<bool, StoreError> {
         self.timed("delete_device", async {
-            let n = with_pool!(self, |pool| sqlx::query(
-                "DELETE FROM devices WHERE id = $1"
-            )
-            .bind(id)
-            .execute(pool)
-            .await?
-            .rows_affected());
+            let backend = self.backend();
+            let n = crate::inventory::in_write_tx!(self, |tx| {
+                // The device's packages go with it (ON DELETE CASCADE): first take the device
+                // out of the device count of each version it has.
+                let mut versions: Vec<i64> = sqlx::query_scalar(
+                    "SELECT DISTINCT package_version_id FROM device_packages WHERE device_id = $1",
+                )
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+                versions.sort_unstable();
+                crate::inventory::bump_device_counts!(&mut *tx, backend, &versions, -1);
+                sqlx::query("DELETE FROM devices WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+            });
             Ok(n == 1)
         })
         .await

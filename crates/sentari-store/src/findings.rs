@@ -142,15 +142,12 @@ pub(crate) fn suppressed_expr(backend: BackendKind, adv: &str, now: &str) -> Str
 macro_rules! refresh_counts {
     ($tx:expr, $backend:expr, $devices:expr) => {{
         let devices: Option<&[Uuid]> = $devices;
-        let count = |cond: &str| {
-            format!(
-                "(SELECT count(*) FROM device_findings df WHERE df.device_id = devices.id \
-                 AND df.resolved_at IS NULL AND {cond})"
-            )
-        };
+        // One pass over the device's open findings for all six counters.
+        let count = |cond: &str| format!("COALESCE(sum(CASE WHEN {cond} THEN 1 ELSE 0 END), 0)");
         let set = format!(
-            "open_critical = {}, open_high = {}, open_medium = {}, open_low = {}, open_unknown = {}, \
-             open_suppressed = {}",
+            "(open_critical, open_high, open_medium, open_low, open_unknown, open_suppressed) = \
+             (SELECT {}, {}, {}, {}, {}, {} FROM device_findings df \
+             WHERE df.device_id = devices.id AND df.resolved_at IS NULL)",
             count("NOT df.suppressed AND df.severity_rating = 'critical'"),
             count("NOT df.suppressed AND df.severity_rating = 'high'"),
             count("NOT df.suppressed AND df.severity_rating = 'medium'"),
@@ -185,6 +182,40 @@ macro_rules! refresh_counts {
     }};
 }
 pub(crate) use refresh_counts;
+
+/// Gives a device the open findings of its package versions among `versions` (a JSON list of
+/// ids), reopening ones it had resolved; evaluates to the number of rows written. The caller
+/// refreshes the device's counters.
+macro_rules! fan_out_findings {
+    ($tx:expr, $backend:expr, $device_id:expr, $versions:expr, $now:expr) => {{
+        let versions: &[i64] = $versions;
+        let sql = format!(
+            "INSERT INTO device_findings (device_id, package_version_id, advisory_id, \
+             severity_rating, suppressed, detected_at) \
+             SELECT DISTINCT dp.device_id, f.package_version_id, f.advisory_id, f.severity_rating, \
+             {sup}, $2 FROM device_packages dp \
+             JOIN findings f ON f.package_version_id = dp.package_version_id AND f.resolved_at IS NULL \
+             JOIN devices d ON d.id = dp.device_id \
+             JOIN package_versions pv ON pv.id = dp.package_version_id \
+             WHERE dp.device_id = $1 \
+             AND dp.package_version_id IN (SELECT CAST(j.value AS BIGINT) FROM {rows}) \
+             ON CONFLICT (device_id, package_version_id, advisory_id) DO UPDATE SET \
+             resolved_at = NULL, resolution = NULL, detected_at = excluded.detected_at, \
+             severity_rating = excluded.severity_rating, suppressed = excluded.suppressed \
+             WHERE device_findings.resolved_at IS NOT NULL",
+            sup = $crate::findings::suppressed_expr($backend, "f.advisory_id", "$2"),
+            rows = $crate::inventory::json_rows($backend, "$3"),
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind($device_id)
+            .bind($now)
+            .bind(sqlx::types::Json(versions))
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
+    }};
+}
+pub(crate) use fan_out_findings;
 
 /// How a device id travels inside a JSON list: hex for SQLite's blob ids, the usual text
 /// form for PostgreSQL's uuid.
@@ -550,45 +581,19 @@ impl Store {
         .await
     }
 
-    /// Gives a device the open findings of its package versions among `versions` (all of its
-    /// versions when `None`), reopening ones it had resolved, and refreshes its counters.
+    /// Gives a device the open findings of its package versions among `versions`, reopening
+    /// ones it had resolved, and refreshes its counters. The ingest uses it for versions
+    /// that another ingest evaluated while this one was applying its scan.
     pub async fn fan_out_device_findings(
         &self,
         device_id: Uuid,
-        versions: Option<&[i64]>,
+        versions: &[i64],
     ) -> Result<u64, StoreError> {
         let backend = self.backend();
         self.timed("fan_out_device_findings", async {
             let now = Ts::now();
             let n = in_write_tx!(self, |tx| {
-                let filter = match versions {
-                    None => String::new(),
-                    Some(_) => format!(
-                        "AND dp.package_version_id IN (SELECT CAST(j.value AS BIGINT) FROM {})",
-                        json_rows(backend, "$3")
-                    ),
-                };
-                let sql = format!(
-                    "INSERT INTO device_findings (device_id, package_version_id, advisory_id, \
-                     severity_rating, suppressed, detected_at) \
-                     SELECT DISTINCT dp.device_id, f.package_version_id, f.advisory_id, f.severity_rating, \
-                     {sup}, $2 FROM device_packages dp \
-                     JOIN findings f ON f.package_version_id = dp.package_version_id AND f.resolved_at IS NULL \
-                     JOIN devices d ON d.id = dp.device_id \
-                     JOIN package_versions pv ON pv.id = dp.package_version_id \
-                     WHERE dp.device_id = $1 {filter} \
-                     ON CONFLICT (device_id, package_version_id, advisory_id) DO UPDATE SET \
-                     resolved_at = NULL, resolution = NULL, detected_at = excluded.detected_at, \
-                     severity_rating = excluded.severity_rating, suppressed = excluded.suppressed \
-                     WHERE device_findings.resolved_at IS NOT NULL",
-                    sup = suppressed_expr(backend, "f.advisory_id", "$2"),
-                );
-                let q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(device_id).bind(now);
-                let q = match versions {
-                    None => q,
-                    Some(v) => q.bind(Json(v)),
-                };
-                let n = q.execute(&mut *tx).await?.rows_affected();
+                let n = fan_out_findings!(&mut *tx, backend, device_id, versions, now);
                 refresh_counts!(&mut *tx, backend, Some(&[device_id][..]));
                 n
             });

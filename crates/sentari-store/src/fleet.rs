@@ -908,9 +908,8 @@ impl Store {
         page: PageRequest,
     ) -> Result<(Vec<FleetPackage>, i64), StoreError> {
         let mut f = Filter::default();
-        f.push(
-            "EXISTS (SELECT 1 FROM device_packages x WHERE x.package_version_id = pv.id)".into(),
-        );
+        // Only versions some device has now; the counter is kept by the ingest diff.
+        f.push("pv.device_count > 0".into());
         if let Some(name) = filter.name.as_deref().filter(|s| !s.is_empty()) {
             let lower = name.to_lowercase();
             if filter.prefix {
@@ -950,7 +949,7 @@ impl Store {
         let n = f.next();
         let sql = format!(
             "SELECT pv.id, pv.ecosystem, pv.name, pv.version, pv.source_name, pv.status, \
-             (SELECT count(DISTINCT dp.device_id) FROM device_packages dp WHERE dp.package_version_id = pv.id) AS devices, \
+             pv.device_count AS devices, \
              {advisories} AS advisories FROM package_versions pv {where_sql} \
              ORDER BY {order} LIMIT ${n} OFFSET ${}",
             n + 1
@@ -1610,9 +1609,7 @@ impl Store {
         self.timed("fleet_ecosystems", async {
             let rows: Vec<String> = with_pool!(self, |pool| sqlx::query_scalar(
                 "SELECT DISTINCT pv.match_ecosystem FROM package_versions pv \
-                 WHERE pv.match_ecosystem <> '' AND EXISTS \
-                 (SELECT 1 FROM device_packages dp WHERE dp.package_version_id = pv.id) \
-                 ORDER BY 1"
+                 WHERE pv.match_ecosystem <> '' AND pv.device_count > 0 ORDER BY 1"
             )
             .fetch_all(pool)
             .await?);
@@ -1650,13 +1647,27 @@ impl Store {
                 )
                 .fetch_one(pool)
                 .await?;
-                let advisories = sqlx::query_scalar(
-                    "SELECT count(DISTINCT advisory_id) FROM findings fi WHERE fi.resolved_at IS NULL \
-                     AND EXISTS (SELECT 1 FROM device_findings df WHERE df.package_version_id = fi.package_version_id \
-                     AND df.advisory_id = fi.advisory_id AND df.resolved_at IS NULL AND NOT df.suppressed)",
+                // Advisories with an open finding on a version some device has: every such
+                // device has that finding open (the fan-out keeps them in step), so this equals
+                // the advisories with an open device finding without reading the device
+                // findings. Then subtract the advisories whose every open device finding is
+                // suppressed; only advisories with a suppressed finding can be such.
+                let installed: i64 = sqlx::query_scalar(
+                    "SELECT count(DISTINCT fi.advisory_id) FROM findings fi \
+                     JOIN package_versions pv ON pv.id = fi.package_version_id \
+                     WHERE fi.resolved_at IS NULL AND pv.device_count > 0",
                 )
                 .fetch_one(pool)
                 .await?;
+                let all_suppressed: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM (SELECT DISTINCT s.advisory_id FROM device_findings s \
+                     WHERE s.resolved_at IS NULL AND s.suppressed) a WHERE NOT EXISTS \
+                     (SELECT 1 FROM device_findings df WHERE df.advisory_id = a.advisory_id \
+                     AND df.resolved_at IS NULL AND NOT df.suppressed)",
+                )
+                .fetch_one(pool)
+                .await?;
+                let advisories = installed - all_suppressed;
                 let eol = sqlx::query_as(
                     "SELECT CAST(COALESCE(sum(CASE WHEN eol_status = 'eol_past' THEN 1 ELSE 0 END), 0) AS BIGINT), \
                      CAST(COALESCE(sum(CASE WHEN eol_status = 'eol_soon' THEN 1 ELSE 0 END), 0) AS BIGINT) FROM device_runtimes",
@@ -1685,8 +1696,7 @@ impl Store {
                 (head, sev, advisories, eol, by_os, scans, overdue)
             });
             let distinct: i64 = with_pool!(self, |pool| sqlx::query_scalar(
-                "SELECT count(*) FROM package_versions pv WHERE EXISTS \
-                 (SELECT 1 FROM device_packages dp WHERE dp.package_version_id = pv.id)"
+                "SELECT count(*) FROM package_versions pv WHERE pv.device_count > 0"
             )
             .fetch_one(pool)
             .await?);

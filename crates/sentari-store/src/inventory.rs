@@ -140,6 +140,8 @@ pub struct ApplyReport {
     pub pending_versions: Vec<i64>,
     /// Open device findings resolved because their package left the device.
     pub findings_resolved: u64,
+    /// Device findings opened for versions the device gained that were already evaluated.
+    pub findings_fanned_out: u64,
 }
 
 /// The result of [`Store::apply_scan`].
@@ -231,13 +233,15 @@ macro_rules! in_write_tx {
     ($store:expr, |$tx:ident| $body:expr) => {
         match &$store.inner.pool {
             $crate::store::Pool::Sqlite(pool) => {
-                let mut $tx = $crate::store::BeginWrite::begin_write(pool).await?;
+                let mut $tx =
+                    $crate::store::BeginWrite::begin_write(pool, &$store.inner.write_turn).await?;
                 let out = $body;
                 $tx.commit().await?;
                 out
             }
             $crate::store::Pool::Postgres(pool) => {
-                let mut $tx = $crate::store::BeginWrite::begin_write(pool).await?;
+                let mut $tx =
+                    $crate::store::BeginWrite::begin_write(pool, &$store.inner.write_turn).await?;
                 let out = $body;
                 $tx.commit().await?;
                 out
@@ -354,6 +358,9 @@ impl Store {
                     }
                     (Some(head), Some(_)) => {
                         let mut report = ApplyReport::default();
+                        // Versions this device gained and lost entirely, for their device counts.
+                        let mut gained: Vec<i64> = Vec::new();
+                        let mut lost: Vec<i64> = Vec::new();
                         if !scan.digest.is_empty() && head.inventory_digest == scan.digest {
                             report.unchanged = true;
                         } else {
@@ -376,6 +383,9 @@ impl Store {
                             report.device_new_versions = diff.new_versions.iter().copied().collect();
                             report.device_new_versions.sort_unstable();
                             report.findings_resolved = diff.findings_resolved;
+                            gained = report.device_new_versions.clone();
+                            lost = diff.gone_upgraded.iter().chain(&diff.gone_removed).copied().collect();
+                            lost.sort_unstable();
                             if !report.device_new_versions.is_empty() {
                                 let sql = format!(
                                     "SELECT pv.id FROM package_versions pv \
@@ -387,7 +397,19 @@ impl Store {
                                     .bind(Json(&report.device_new_versions))
                                     .fetch_all(&mut *tx)
                                     .await?;
+                                // The findings already known for the versions the device gained
+                                // become its own in this same transaction, so a device is never
+                                // seen with new packages but without their findings. Versions
+                                // still pending get theirs when the correlation records them.
+                                report.findings_fanned_out = crate::findings::fan_out_findings!(
+                                    &mut *tx,
+                                    backend,
+                                    scan.device_id,
+                                    &report.device_new_versions,
+                                    now
+                                );
                             }
+                            crate::findings::refresh_counts!(&mut *tx, backend, Some(&[scan.device_id][..]));
                         }
                         // Runtimes and errors are small: replaced wholesale.
                         sqlx::query("DELETE FROM device_runtimes WHERE device_id = $1")
@@ -506,6 +528,10 @@ impl Store {
                         .bind(if report.unchanged { Some("inventory unchanged") } else { None })
                         .execute(&mut *tx)
                         .await?;
+                        // Last, so the shared version rows stay locked (PostgreSQL) for as short
+                        // a time as possible while concurrent ingests wait for them.
+                        bump_device_counts!(&mut *tx, backend, &gained, 1);
+                        bump_device_counts!(&mut *tx, backend, &lost, -1);
                         ApplyOutcome::Applied(report)
                     }
                 }
@@ -515,6 +541,33 @@ impl Store {
         .await
     }
 }
+
+/// Adds `delta` to the device count of each package version in `ids` (sorted, so concurrent
+/// PostgreSQL transactions lock the rows in the same order and cannot deadlock on them).
+macro_rules! bump_device_counts {
+    ($tx:expr, $backend:expr, $ids:expr, $delta:expr) => {{
+        let ids: &[i64] = $ids;
+        if !ids.is_empty() {
+            let sql = match $backend {
+                $crate::store::BackendKind::Sqlite => {
+                    "UPDATE package_versions SET device_count = device_count + $2 \
+                     WHERE id IN (SELECT CAST(j.value AS INTEGER) FROM json_each($1) AS j)"
+                }
+                $crate::store::BackendKind::Postgres => {
+                    "UPDATE package_versions SET device_count = device_count + $2 \
+                     WHERE id = ANY(ARRAY(SELECT CAST(j.value AS BIGINT) \
+                     FROM jsonb_array_elements($1) AS j(value)))"
+                }
+            };
+            sqlx::query(sql)
+                .bind(sqlx::types::Json(ids))
+                .bind(i64::from($delta))
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+pub(crate) use bump_device_counts;
 
 /// Inserts the scan's distinct package versions that are new and returns the id of every
 /// package's version, index-aligned with `packages`.
@@ -537,34 +590,60 @@ macro_rules! upsert_versions {
             }
         }
         let mut ids: HashMap<(String, String, String, String), i64> = HashMap::new();
+        let select = format!(
+            "SELECT pv.id, pv.ecosystem, pv.name, pv.version, pv.source_name \
+             FROM {} JOIN package_versions pv ON pv.ecosystem = j.value ->> 0 \
+             AND pv.name = j.value ->> 1 AND pv.version = j.value ->> 2 \
+             AND pv.source_name = j.value ->> 3",
+            json_rows($backend, "$1")
+        );
+        let insert = format!(
+            "INSERT INTO package_versions (ecosystem, name, version, source_name, match_ecosystem, \
+             match_name, search_name, status, created_at) \
+             SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, \
+             j.value ->> 5, j.value ->> 6, \
+             CASE WHEN j.value ->> 4 = '' THEN 'unsupported_ecosystem' ELSE 'pending' END, $2 \
+             FROM {} WHERE true \
+             ON CONFLICT (ecosystem, name, version, source_name) DO NOTHING",
+            json_rows($backend, "$1")
+        );
+        // Most versions of a scan are already known once a fleet has reported: look them up
+        // first and insert only the rest (then look those up), rather than attempting an
+        // insert of every version on every scan.
         // Chunks bound the size of one statement's JSON parameter.
         for chunk in distinct.chunks(20_000) {
-            let insert = format!(
-                "INSERT INTO package_versions (ecosystem, name, version, source_name, match_ecosystem, \
-                 match_name, search_name, status, created_at) \
-                 SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, \
-                 j.value ->> 5, j.value ->> 6, \
-                 CASE WHEN j.value ->> 4 = '' THEN 'unsupported_ecosystem' ELSE 'pending' END, $2 \
-                 FROM {} WHERE true \
-                 ON CONFLICT (ecosystem, name, version, source_name) DO NOTHING",
-                json_rows($backend, "$1")
-            );
+            let rows: Vec<(i64, String, String, String, String)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(select.as_str()))
+                    .bind(Json(chunk))
+                    .fetch_all(&mut *$tx)
+                    .await?;
+            for (id, e, n, v, s) in rows {
+                ids.insert((e, n, v, s), id);
+            }
+            let missing: Vec<_> = chunk
+                .iter()
+                .filter(|d| {
+                    !ids.contains_key(&(
+                        d.0.to_owned(),
+                        d.1.to_owned(),
+                        d.2.to_owned(),
+                        d.3.to_owned(),
+                    ))
+                })
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
             sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
-                .bind(Json(chunk))
+                .bind(Json(&missing))
                 .bind($now)
                 .execute(&mut *$tx)
                 .await?;
-            let select = format!(
-                "SELECT pv.id, pv.ecosystem, pv.name, pv.version, pv.source_name \
-                 FROM {} JOIN package_versions pv ON pv.ecosystem = j.value ->> 0 \
-                 AND pv.name = j.value ->> 1 AND pv.version = j.value ->> 2 \
-                 AND pv.source_name = j.value ->> 3",
-                json_rows($backend, "$1")
-            );
-            let rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(select.as_str()))
-                .bind(Json(chunk))
-                .fetch_all(&mut *$tx)
-                .await?;
+            let rows: Vec<(i64, String, String, String, String)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(select.as_str()))
+                    .bind(Json(&missing))
+                    .fetch_all(&mut *$tx)
+                    .await?;
             for (id, e, n, v, s) in rows {
                 ids.insert((e, n, v, s), id);
             }
@@ -583,7 +662,7 @@ macro_rules! upsert_versions {
                     return Err(StoreError::Invalid(format!(
                         "package version {} {} {} was not stored",
                         p.ecosystem, p.name, p.version
-                    )))
+                    )));
                 }
             }
         }

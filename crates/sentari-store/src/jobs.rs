@@ -476,7 +476,7 @@ pub(crate) use insert_job;
 const PG_INSERT_CHUNK: usize = 5_000;
 
 async fn pg_insert_chunk(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    tx: &mut sqlx::PgConnection,
     jobs: &[NewJob],
     now: Ts,
 ) -> Result<u64, sqlx::Error> {
@@ -513,7 +513,7 @@ async fn pg_insert_chunk(
     .bind(max_attempts)
     .bind(unique_keys)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(result.rows_affected())
 }
@@ -545,7 +545,7 @@ impl Store {
                 Pool::Sqlite(pool) => {
                     // In-process SQLite pays nothing per statement beyond the work itself, so
                     // one prepared INSERT per job inside one transaction is as fast as it gets.
-                    let mut tx = pool.begin_write().await?;
+                    let mut tx = pool.begin_write(&self.inner.write_turn).await?;
                     let mut inserted = 0usize;
                     for job in &jobs {
                         if insert_job!(&mut *tx, job, now)?.is_some() {
@@ -558,7 +558,7 @@ impl Store {
                 Pool::Postgres(pool) => {
                     // Over the network each statement costs a round trip, so the jobs travel
                     // as arrays and one INSERT … SELECT FROM UNNEST writes a whole chunk.
-                    let mut tx = pool.begin_write().await?;
+                    let mut tx = pool.begin_write(&self.inner.write_turn).await?;
                     let mut inserted = 0u64;
                     for chunk in jobs.chunks(PG_INSERT_CHUNK) {
                         inserted += pg_insert_chunk(&mut tx, chunk, now).await?;
@@ -609,6 +609,7 @@ impl Store {
             }
             let records: Vec<ClaimedRecord> = match &self.inner.pool {
                 Pool::Sqlite(pool) => {
+                    let _turn = self.sqlite_write_turn().await;
                     let sql = sqlite_claim_sql(filter);
                     let q = sqlx::query_as::<_, ClaimedRecord>(sqlx::AssertSqlSafe(sql))
                         .bind(worker_id)
@@ -658,6 +659,7 @@ impl Store {
         lease: Duration,
     ) -> Result<bool, StoreError> {
         self.timed("heartbeat_job", async {
+            let _turn = self.sqlite_write_turn().await;
             let now = Ts::now();
             let n = with_pool!(self, |pool| sqlx::query(
                 "UPDATE jobs SET locked_until = $3, updated_at = $4 \
@@ -679,6 +681,7 @@ impl Store {
     /// lost), in which case its result must be discarded.
     pub async fn complete_job(&self, id: Uuid, worker_id: &str) -> Result<bool, StoreError> {
         self.timed("complete_job", async {
+            let _turn = self.sqlite_write_turn().await;
             let now = Ts::now();
             let n = with_pool!(self, |pool| sqlx::query(
                 "UPDATE jobs SET state = 'done', finished_at = $3, updated_at = $3, \

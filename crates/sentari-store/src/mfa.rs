@@ -96,7 +96,7 @@ impl Store {
         self.timed("enable_mfa", async {
             let now = Ts::now();
             with_pool!(self, |pool| {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = pool.begin_write(&self.inner.write_turn).await?;
                 let n = sqlx::query(
                     "UPDATE users SET mfa_enabled = TRUE, mfa_secret = mfa_pending_secret, \
                      mfa_pending_secret = NULL, mfa_last_step = $3, updated_at = $4 \
@@ -141,7 +141,7 @@ impl Store {
         self.timed("clear_mfa", async {
             let now = Ts::now();
             let n = with_pool!(self, |pool| {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = pool.begin_write(&self.inner.write_turn).await?;
                 let n = sqlx::query(
                     "UPDATE users SET mfa_enabled = FALSE, mfa_secret = NULL, mfa_pending_secret = NULL, \
                      mfa_last_step = NULL, updated_at = $2 WHERE id = $1",

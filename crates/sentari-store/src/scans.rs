@@ -105,7 +105,7 @@ impl Store {
         self.timed("store_scan", async {
             let now = Ts::now();
             let stored = with_pool!(self, |pool| {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = pool.begin_write(&self.inner.write_turn).await?;
                 let n = sqlx::query(
                     "INSERT INTO scans (scan_id, device_id, scanned_at, received_at, packages_received, payload, body) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (scan_id) DO NOTHING",

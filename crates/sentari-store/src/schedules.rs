@@ -141,7 +141,7 @@ impl Store {
             let now = Ts::now();
             let expected = Ts::new(expected_next_run_at);
             let won = with_pool!(self, |pool| {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = pool.begin_write(&self.inner.write_turn).await?;
                 // On PostgreSQL a concurrent swap waits on the row lock and then re-checks the
                 // WHERE clause against the committed row, so only the first one matches; on
                 // SQLite the write lock serialises the transactions outright.

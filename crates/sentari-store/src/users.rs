@@ -159,7 +159,7 @@ impl Store {
                 let now = Ts::now();
                 let created = match &self.inner.pool {
                     Pool::Sqlite(pool) => {
-                        let mut tx = pool.begin_write().await?;
+                        let mut tx = pool.begin_write(&self.inner.write_turn).await?;
                         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
                             .fetch_one(&mut *tx)
                             .await?;
@@ -180,7 +180,7 @@ impl Store {
                         n == 0
                     }
                     Pool::Postgres(pool) => {
-                        let mut tx = pool.begin_write().await?;
+                        let mut tx = pool.begin_write(&self.inner.write_turn).await?;
                         sqlx::query("SELECT pg_advisory_xact_lock($1)")
                             .bind(BOOTSTRAP_LOCK)
                             .execute(&mut *tx)
@@ -298,7 +298,7 @@ impl Store {
         self.timed("transfer_ownership", async {
             let now = Ts::now();
             with_pool!(self, |pool| {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = pool.begin_write(&self.inner.write_turn).await?;
                 let demoted = sqlx::query(
                     "UPDATE users SET role = 'admin', updated_at = $2 WHERE id = $1 AND role = 'owner'",
                 )
@@ -418,7 +418,7 @@ impl Store {
         self.timed("record_login", async {
             let now = Ts::now();
             with_pool!(self, |pool| {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = pool.begin_write(&self.inner.write_turn).await?;
                 sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
                     .bind(id)
                     .bind(now)

@@ -90,24 +90,35 @@ pub async fn ingest(store: &Store, scan_id: Uuid, started: Instant) -> Result<St
         .pending_package_versions(&report.pending_versions)
         .await?;
     let pending_count = pending.len();
+    // Versions pending when the scan was applied but evaluated since by a concurrent ingest:
+    // that ingest's fan-out may have run before this device's packages were committed, so the
+    // device takes their findings here, after that evaluation is committed.
+    let still_pending: std::collections::HashSet<i64> = pending.iter().map(|p| p.id).collect();
+    let evaluated_elsewhere: Vec<i64> = report
+        .pending_versions
+        .iter()
+        .copied()
+        .filter(|id| !still_pending.contains(id))
+        .collect();
     let changes = correlate::correlate(store, pending)
         .await
         .map_err(|e| JobError::Failed(e.to_string()))?;
-    if !report.unchanged {
+    if !evaluated_elsewhere.is_empty() {
         store
-            .fan_out_device_findings(device_id, Some(&report.device_new_versions))
+            .fan_out_device_findings(device_id, &evaluated_elsewhere)
             .await?;
     }
     Ok(if report.unchanged {
         "inventory unchanged".to_owned()
     } else {
         format!(
-            "+{} -{} ~{} packages, {} new versions evaluated, {} new findings, {} device findings resolved",
+            "+{} -{} ~{} packages, {} new versions evaluated, {} new findings, {} device findings opened, {} device findings resolved",
             report.added - report.changed,
             report.removed - report.changed,
             report.changed,
             pending_count,
             changes.new_findings,
+            report.findings_fanned_out,
             report.findings_resolved
         )
     })

@@ -9,7 +9,7 @@ use sentari_server::feeds::osv_import::import_bundle;
 use sentari_server::ingest;
 use sentari_store::testing::TestDb;
 use sentari_store::{
-    DevicePackageFilter, FindingFilter, PageRequest, ScanFilter, Store, Suppression,
+    DevicePackageFilter, FindingFilter, PackageFilter, PageRequest, ScanFilter, Store, Suppression,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -48,6 +48,19 @@ async fn advisories_of(store: &Store, device: Uuid) -> Vec<String> {
     ids.sort();
     ids.dedup();
     ids
+}
+
+/// Each fleet-wide package version with the number of devices that have it, as the packages
+/// list reports them.
+async fn fleet_counts(store: &Store) -> Vec<(String, i64)> {
+    let (rows, total) = store
+        .list_fleet_packages(&PackageFilter::default(), Some("name"), ALL)
+        .await
+        .unwrap();
+    assert_eq!(total as usize, rows.len());
+    rows.into_iter()
+        .map(|p| (format!("{}@{}", p.name, p.version), p.devices))
+        .collect()
 }
 
 fn at(secs: i64) -> OffsetDateTime {
@@ -142,6 +155,103 @@ async fn diff_ingest_adds_removes_upgrades_and_downgrades() {
         ("python", "permission_denied")
     );
     assert_eq!(devices[0].device_id, d);
+}
+
+#[tokio::test]
+async fn device_counts_follow_ingest_upgrades_and_deletion() {
+    let db = TestDb::from_env().await;
+    let s = db.store();
+    let overview = || async {
+        s.overview(OffsetDateTime::now_utc() - time::Duration::days(1))
+            .await
+            .unwrap()
+    };
+    let a = device(s, "count-a").await;
+    let b = device(s, "count-b").await;
+    // The same version twice on one device (two environments) counts that device once.
+    let mut twice = pkg("PyPI", "requests", "2.31.0");
+    twice.install_path = "/srv/app/venv/lib/python3.11/site-packages".into();
+    twice.environment = Some("/srv/app/venv".into());
+    ingest_upload(
+        s,
+        a,
+        &upload(
+            "count-a",
+            "debian",
+            "12",
+            at(0),
+            vec![
+                pkg("PyPI", "requests", "2.31.0"),
+                twice,
+                pkg("PyPI", "idna", "3.6"),
+            ],
+        ),
+    )
+    .await;
+    ingest_upload(
+        s,
+        b,
+        &upload(
+            "count-b",
+            "debian",
+            "12",
+            at(0),
+            vec![
+                pkg("PyPI", "requests", "2.31.0"),
+                pkg("PyPI", "urllib3", "2.0.7"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        fleet_counts(s).await,
+        [
+            ("idna@3.6".into(), 1),
+            ("requests@2.31.0".into(), 2),
+            ("urllib3@2.0.7".into(), 1)
+        ]
+    );
+    assert_eq!(overview().await.distinct_package_versions, 3);
+    // An upgrade on one device moves it to the new version; a removal leaves nobody on idna.
+    ingest_upload(
+        s,
+        a,
+        &upload(
+            "count-a",
+            "debian",
+            "12",
+            at(60),
+            vec![pkg("PyPI", "requests", "2.32.3")],
+        ),
+    )
+    .await;
+    assert_eq!(
+        fleet_counts(s).await,
+        [
+            ("requests@2.31.0".into(), 1),
+            ("requests@2.32.3".into(), 1),
+            ("urllib3@2.0.7".into(), 1)
+        ]
+    );
+    // The same inventory again changes nothing.
+    ingest_upload(
+        s,
+        a,
+        &upload(
+            "count-a",
+            "debian",
+            "12",
+            at(120),
+            vec![pkg("PyPI", "requests", "2.32.3")],
+        ),
+    )
+    .await;
+    assert_eq!(overview().await.distinct_package_versions, 3);
+    // Deleting a device takes it out of every count.
+    assert!(s.delete_device(b).await.unwrap());
+    assert_eq!(fleet_counts(s).await, [("requests@2.32.3".into(), 1)]);
+    let ov = overview().await;
+    assert_eq!((ov.devices_total, ov.distinct_package_versions), (1, 1));
 }
 
 #[tokio::test]
@@ -628,7 +738,14 @@ async fn suppressions_hide_findings_until_they_expire() {
             .0
             .findings
     };
+    let open_advisories = || async {
+        s.overview(OffsetDateTime::now_utc() - time::Duration::days(1))
+            .await
+            .unwrap()
+            .advisories_open
+    };
     assert_eq!(dev(d1).await.critical, 1);
+    assert_eq!(open_advisories().await, 1);
     // A device suppression that expires shortly.
     let sup = Suppression {
         id: Uuid::now_v7(),
@@ -647,6 +764,7 @@ async fn suppressions_hide_findings_until_they_expire() {
     let c = dev(d1).await;
     assert_eq!((c.critical, c.suppressed), (0, 1));
     assert_eq!(dev(d2).await.critical, 1, "other devices keep theirs");
+    assert_eq!(open_advisories().await, 1, "still open on the other device");
     assert_eq!(advisories_of(s, d1).await, Vec::<String>::new());
     // After the expiry the finding counts again.
     tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
@@ -665,6 +783,39 @@ async fn suppressions_hide_findings_until_they_expire() {
     };
     s.create_suppression(&all).await.unwrap();
     assert_eq!((dev(d1).await.critical, dev(d2).await.critical), (0, 0));
+    assert_eq!(open_advisories().await, 0, "suppressed everywhere");
     s.delete_suppression(all.id).await.unwrap().unwrap();
     assert_eq!((dev(d1).await.critical, dev(d2).await.critical), (1, 1));
+    assert_eq!(open_advisories().await, 1);
+    // A device that upgrades away resolves its finding; the advisory stays open on the other.
+    ingest_upload(
+        s,
+        d1,
+        &upload(
+            "one",
+            "debian",
+            "12",
+            at(60),
+            vec![pkg("PyPI", "alpha", "2.0")],
+        ),
+    )
+    .await;
+    assert_eq!(open_advisories().await, 1);
+    ingest_upload(
+        s,
+        d2,
+        &upload(
+            "two",
+            "debian",
+            "12",
+            at(60),
+            vec![pkg("PyPI", "alpha", "2.0")],
+        ),
+    )
+    .await;
+    assert_eq!(
+        open_advisories().await,
+        0,
+        "no device has a vulnerable version"
+    );
 }
