@@ -91,9 +91,14 @@ stop() {
 
 cleanup() {
     stop
-    [ "$backend" = postgres ] && $pg -c "DROP DATABASE IF EXISTS $db" postgres || true
-    # BENCH_KEEP=1 keeps the data directory (logs, performance.log) for a look afterwards.
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
+    # BENCH_KEEP=1 keeps the data directory (logs, performance.log) and the PostgreSQL
+    # database for a look afterwards.
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        echo "kept $work${SENTARI_DATABASE_URL:+ and $SENTARI_DATABASE_URL}"
+    else
+        [ "$backend" = postgres ] && $pg -c "DROP DATABASE IF EXISTS $db" postgres || true
+        rm -rf "$work"
+    fi
 }
 trap cleanup EXIT
 

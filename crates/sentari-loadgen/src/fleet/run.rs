@@ -107,7 +107,13 @@ pub struct ApiArgs {
     /// Dashboard pages to time with a session cookie; missing pages are reported as such.
     #[arg(
         long = "page",
-        default_values_t = ["/", "/fleet/overview", "/fleet/devices", "/fleet/packages", "/fleet/runtime", "/fleet/scans", "/security/cve"].map(String::from)
+        default_values_t = [
+            "/", "/fleet/overview", "/fleet/devices", "/fleet/devices?sort=-findings",
+            "/fleet/devices/{device}", "/fleet/packages", "/fleet/packages?name=django",
+            "/fleet/runtime", "/fleet/scans", "/fleet/diagnostics", "/security/cve",
+            "/security/cve?view=device", "/admin/settings", "/admin/tasks", "/admin/audit",
+            "/profile",
+        ].map(String::from)
     )]
     pages: Vec<String>,
 }
