@@ -573,6 +573,18 @@ pub struct PackageFilter {
     pub vulnerable: bool,
 }
 
+/// The fleet's cheap counters (see [`Store::fleet_counts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetCounts {
+    pub devices_total: i64,
+    pub devices_active: i64,
+    pub devices_overdue: i64,
+    pub packages_inventoried: i64,
+    pub findings: SeverityCounts,
+    pub eol_runtimes: i64,
+    pub eol_soon_runtimes: i64,
+}
+
 /// Device package list filters.
 #[derive(Debug, Clone, Default)]
 pub struct DevicePackageFilter {
@@ -1618,44 +1630,97 @@ impl Store {
         .await
     }
 
-    /// The fleet overview counters.
+    /// The fleet's counters that come from the per-device columns: cheap at any fleet size
+    /// (one pass over `devices` and `device_runtimes`). The Prometheus endpoint reads these.
+    pub async fn fleet_counts(
+        &self,
+        overdue_before: OffsetDateTime,
+    ) -> Result<FleetCounts, StoreError> {
+        self.timed("fleet_counts", async {
+            let cut = Ts::new(overdue_before);
+            let (head, sev, eol): ((i64, i64, i64, i64), (i64, i64, i64, i64, i64, i64), (i64, i64)) =
+                with_pool!(self, |pool| {
+                    let head = sqlx::query_as(
+                        "SELECT count(*), \
+                         CAST(COALESCE(sum(CASE WHEN last_seen >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                         CAST(COALESCE(sum(CASE WHEN last_seen IS NULL OR last_seen < $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                         CAST(COALESCE(sum(package_count), 0) AS BIGINT) FROM devices",
+                    )
+                    .bind(cut)
+                    .fetch_one(pool)
+                    .await?;
+                    let sev = sqlx::query_as(
+                        "SELECT CAST(COALESCE(sum(open_critical), 0) AS BIGINT), CAST(COALESCE(sum(open_high), 0) AS BIGINT), \
+                         CAST(COALESCE(sum(open_medium), 0) AS BIGINT), CAST(COALESCE(sum(open_low), 0) AS BIGINT), \
+                         CAST(COALESCE(sum(open_unknown), 0) AS BIGINT), CAST(COALESCE(sum(open_suppressed), 0) AS BIGINT) FROM devices",
+                    )
+                    .fetch_one(pool)
+                    .await?;
+                    let eol = sqlx::query_as(
+                        "SELECT CAST(COALESCE(sum(CASE WHEN eol_status = 'eol_past' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                         CAST(COALESCE(sum(CASE WHEN eol_status = 'eol_soon' THEN 1 ELSE 0 END), 0) AS BIGINT) FROM device_runtimes",
+                    )
+                    .fetch_one(pool)
+                    .await?;
+                    (head, sev, eol)
+                });
+            Ok(FleetCounts {
+                devices_total: head.0,
+                devices_active: head.1,
+                devices_overdue: head.2,
+                packages_inventoried: head.3,
+                findings: SeverityCounts {
+                    critical: sev.0,
+                    high: sev.1,
+                    medium: sev.2,
+                    low: sev.3,
+                    unknown: sev.4,
+                    suppressed: sev.5,
+                },
+                eol_runtimes: eol.0,
+                eol_soon_runtimes: eol.1,
+            })
+        })
+        .await
+    }
+
+    /// The fleet overview: [`Store::fleet_counts`] plus the distinct versions and advisories,
+    /// the OS breakdown, recent scans and overdue devices.
     pub async fn overview(&self, overdue_before: OffsetDateTime) -> Result<Overview, StoreError> {
+        let counts = self.fleet_counts(overdue_before).await?;
         self.timed("overview", async {
             let cut = Ts::new(overdue_before);
-            let (head, sev, advisories, eol, by_os, scans, overdue): (
-                (i64, i64, i64, i64),
-                (i64, i64, i64, i64, i64, i64),
+            let (distinct, advisories, by_os, scans, overdue): (
                 i64,
-                (i64, i64),
+                i64,
                 Vec<(String, i64)>,
                 Vec<ScanRecord>,
                 Vec<DeviceRow>,
             ) = with_pool!(self, |pool| {
-                let head = sqlx::query_as(
-                    "SELECT count(*), \
-                     CAST(COALESCE(sum(CASE WHEN last_seen >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
-                     CAST(COALESCE(sum(CASE WHEN last_seen IS NULL OR last_seen < $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
-                     CAST(COALESCE(sum(package_count), 0) AS BIGINT) FROM devices",
-                )
-                .bind(cut)
-                .fetch_one(pool)
-                .await?;
-                let sev = sqlx::query_as(
-                    "SELECT CAST(COALESCE(sum(open_critical), 0) AS BIGINT), CAST(COALESCE(sum(open_high), 0) AS BIGINT), \
-                     CAST(COALESCE(sum(open_medium), 0) AS BIGINT), CAST(COALESCE(sum(open_low), 0) AS BIGINT), \
-                     CAST(COALESCE(sum(open_unknown), 0) AS BIGINT), CAST(COALESCE(sum(open_suppressed), 0) AS BIGINT) FROM devices",
+                let distinct: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM package_versions pv WHERE pv.device_count > 0",
                 )
                 .fetch_one(pool)
                 .await?;
                 // Advisories with an open finding on a version some device has: every such
-                // device has that finding open (the fan-out keeps them in step), so this equals
-                // the advisories with an open device finding without reading the device
-                // findings. Then subtract the advisories whose every open device finding is
-                // suppressed; only advisories with a suppressed finding can be such.
-                let installed: i64 = sqlx::query_scalar(
-                    "SELECT count(DISTINCT fi.advisory_id) FROM findings fi \
-                     JOIN package_versions pv ON pv.id = fi.package_version_id \
-                     WHERE fi.resolved_at IS NULL AND pv.device_count > 0",
+                // device has that finding open (the fan-out keeps them in step), so this is
+                // the number of advisories with an open device finding, computed without
+                // reading the device findings. First every advisory with an open finding (one
+                // pass over a partial index); then take out those whose open findings are all
+                // on versions no device has any more (only versions with a zero device count
+                // can cause that, and there are few), and those whose every open device
+                // finding is suppressed (only advisories with a suppressed finding can be).
+                let all: i64 = sqlx::query_scalar(
+                    "SELECT count(DISTINCT advisory_id) FROM findings WHERE resolved_at IS NULL",
+                )
+                .fetch_one(pool)
+                .await?;
+                let uninstalled: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM (SELECT DISTINCT fi.advisory_id FROM package_versions pv \
+                     JOIN findings fi ON fi.package_version_id = pv.id \
+                     WHERE pv.device_count = 0 AND fi.resolved_at IS NULL) g WHERE NOT EXISTS \
+                     (SELECT 1 FROM findings f2 JOIN package_versions p2 ON p2.id = f2.package_version_id \
+                     WHERE f2.advisory_id = g.advisory_id AND f2.resolved_at IS NULL AND p2.device_count > 0)",
                 )
                 .fetch_one(pool)
                 .await?;
@@ -1667,13 +1732,7 @@ impl Store {
                 )
                 .fetch_one(pool)
                 .await?;
-                let advisories = installed - all_suppressed;
-                let eol = sqlx::query_as(
-                    "SELECT CAST(COALESCE(sum(CASE WHEN eol_status = 'eol_past' THEN 1 ELSE 0 END), 0) AS BIGINT), \
-                     CAST(COALESCE(sum(CASE WHEN eol_status = 'eol_soon' THEN 1 ELSE 0 END), 0) AS BIGINT) FROM device_runtimes",
-                )
-                .fetch_one(pool)
-                .await?;
+                let advisories = all - uninstalled - all_suppressed;
                 let by_os = sqlx::query_as(
                     "SELECT CASE WHEN os_pretty_name <> '' THEN os_pretty_name WHEN os <> '' THEN os \
                      ELSE 'unknown' END AS name, count(*) FROM devices GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20",
@@ -1693,30 +1752,18 @@ impl Store {
                 .bind(cut)
                 .fetch_all(pool)
                 .await?;
-                (head, sev, advisories, eol, by_os, scans, overdue)
+                (distinct, advisories, by_os, scans, overdue)
             });
-            let distinct: i64 = with_pool!(self, |pool| sqlx::query_scalar(
-                "SELECT count(*) FROM package_versions pv WHERE pv.device_count > 0"
-            )
-            .fetch_one(pool)
-            .await?);
             Ok(Overview {
-                devices_total: head.0,
-                devices_active: head.1,
-                devices_overdue: head.2,
-                packages_inventoried: head.3,
+                devices_total: counts.devices_total,
+                devices_active: counts.devices_active,
+                devices_overdue: counts.devices_overdue,
+                packages_inventoried: counts.packages_inventoried,
                 distinct_package_versions: distinct,
-                findings: SeverityCounts {
-                    critical: sev.0,
-                    high: sev.1,
-                    medium: sev.2,
-                    low: sev.3,
-                    unknown: sev.4,
-                    suppressed: sev.5,
-                },
+                findings: counts.findings,
                 advisories_open: advisories,
-                eol_runtimes: eol.0,
-                eol_soon_runtimes: eol.1,
+                eol_runtimes: counts.eol_runtimes,
+                eol_soon_runtimes: counts.eol_soon_runtimes,
                 devices_by_os: by_os
                     .into_iter()
                     .map(|(os, devices)| OsCount { os, devices })

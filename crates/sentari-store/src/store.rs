@@ -350,8 +350,12 @@ impl Store {
                 (Pool::Sqlite(pool), Some(path))
             }
             Target::Postgres(connect) => {
+                // The JIT compiles a query once its estimated cost is high, which for this
+                // workload (short statements over big, fast-changing tables whose estimates
+                // lag) cost 100–250 ms per statement in the fleet benchmark and saved nothing.
                 let connect = (*connect)
                     .application_name("sentari")
+                    .options([("jit", "off")])
                     .log_statements(log::LevelFilter::Trace)
                     .log_slow_statements(log::LevelFilter::Debug, opts.slow_query_threshold);
                 let pool = PgPoolOptions::new()

@@ -68,7 +68,9 @@ async fn fleet_gauges(state: &AppState, store: &sentari_store::Store) {
     let interval = state.config().agent_scan_interval_s.max(60);
     let now = time::OffsetDateTime::now_utc();
     let overdue_before = now - std::time::Duration::from_secs(interval * 2);
-    if let Ok(o) = store.overview(overdue_before).await {
+    // The per-device counters only: a scrape must stay cheap at any fleet size, and the
+    // overview's distinct versions and advisories are not exported.
+    if let Ok(o) = store.fleet_counts(overdue_before).await {
         metrics::gauge!("sentari_devices", "state" => "total").set(o.devices_total as f64);
         metrics::gauge!("sentari_devices", "state" => "active").set(o.devices_active as f64);
         metrics::gauge!("sentari_devices", "state" => "overdue").set(o.devices_overdue as f64);

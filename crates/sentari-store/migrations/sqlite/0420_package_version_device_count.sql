@@ -10,3 +10,8 @@ UPDATE package_versions SET device_count =
 -- advisory whose every open device finding is suppressed.
 CREATE INDEX device_findings_open_suppressed_idx ON device_findings (advisory_id)
     WHERE resolved_at IS NULL AND suppressed;
+-- Open findings by advisory, for the overview's count of open advisories (one pass over
+-- this index). It has only the advisory column on purpose: with (advisory_id,
+-- package_version_id) tried instead, PostgreSQL used it for lookups by package version (its
+-- non-leading column) because its predicate matched, and scanned all of it per version.
+CREATE INDEX findings_open_advisory_idx ON findings (advisory_id) WHERE resolved_at IS NULL;
