@@ -138,6 +138,21 @@ pub(crate) fn suppressed_expr(backend: BackendKind, adv: &str, now: &str) -> Str
     )
 }
 
+/// `IN (…)` over the distinct package version ids in the first element of each row of the
+/// JSON array parameter `param`: `[[id, …], …]`. PostgreSQL gets an array, which it probes an
+/// index with (a join against the JSON rows could be planned as a full scan).
+fn versions_in(backend: BackendKind, param: &str) -> String {
+    match backend {
+        BackendKind::Sqlite => {
+            format!("IN (SELECT CAST(j.value ->> 0 AS BIGINT) FROM json_each({param}) AS j)")
+        }
+        BackendKind::Postgres => format!(
+            "= ANY(ARRAY(SELECT DISTINCT CAST(j.value ->> 0 AS BIGINT) \
+             FROM jsonb_array_elements({param}) AS j(value)))"
+        ),
+    }
+}
+
 /// Recomputes the open-finding counters of devices (`None`: of every device).
 macro_rules! refresh_counts {
     ($tx:expr, $backend:expr, $devices:expr) => {{
@@ -486,10 +501,14 @@ impl Store {
                     // Propagation to devices, collecting the devices touched for the counters.
                     let mut touched: BTreeSet<Uuid> = BTreeSet::new();
                     if !fan_out.is_empty() {
+                        // The versions are looked up in device_packages by index, one probe per
+                        // distinct version. Joined to the JSON rows instead, PostgreSQL's
+                        // estimate (a version's average device count times a guessed row count)
+                        // made it scan all of device_packages per evaluation once the fleet grew.
                         let sql = format!(
-                            "SELECT DISTINCT dp.device_id FROM {} JOIN device_packages dp \
-                             ON dp.package_version_id = CAST(j.value ->> 0 AS BIGINT)",
-                            json_rows(backend, "$1")
+                            "SELECT DISTINCT dp.device_id FROM device_packages dp \
+                             WHERE dp.package_version_id {}",
+                            versions_in(backend, "$1")
                         );
                         let devs: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
                             .bind(Json(&fan_out))
@@ -505,13 +524,15 @@ impl Store {
                              AND f.advisory_id = j.value ->> 1 \
                              JOIN device_packages dp ON dp.package_version_id = f.package_version_id \
                              JOIN devices d ON d.id = dp.device_id \
-                             JOIN package_versions pv ON pv.id = f.package_version_id WHERE true \
+                             JOIN package_versions pv ON pv.id = f.package_version_id \
+                             WHERE dp.package_version_id {versions} \
                              ON CONFLICT (device_id, package_version_id, advisory_id) DO UPDATE SET \
                              resolved_at = NULL, resolution = NULL, detected_at = excluded.detected_at, \
                              severity_rating = excluded.severity_rating, suppressed = excluded.suppressed \
                              WHERE device_findings.resolved_at IS NOT NULL",
                             sup = suppressed_expr(backend, "f.advisory_id", "$2"),
-                            rows = json_rows(backend, "$1")
+                            rows = json_rows(backend, "$1"),
+                            versions = versions_in(backend, "$1"),
                         );
                         sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                             .bind(Json(&fan_out))
@@ -524,8 +545,10 @@ impl Store {
                         let sql = format!(
                             "SELECT DISTINCT df.device_id FROM {} JOIN device_findings df \
                              ON df.package_version_id = CAST(j.value ->> 0 AS BIGINT) \
-                             AND df.advisory_id = j.value ->> 1 WHERE df.resolved_at IS NULL",
-                            json_rows(backend, "$1")
+                             AND df.advisory_id = j.value ->> 1 WHERE df.resolved_at IS NULL \
+                             AND df.package_version_id {}",
+                            json_rows(backend, "$1"),
+                            versions_in(backend, "$1")
                         );
                         let devs: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
                             .bind(Json(list))
@@ -536,8 +559,10 @@ impl Store {
                             "UPDATE device_findings SET resolved_at = $2, resolution = \
                              (SELECT f.resolution FROM findings f WHERE f.package_version_id = \
                               device_findings.package_version_id AND f.advisory_id = device_findings.advisory_id) \
-                             WHERE resolved_at IS NULL AND (package_version_id, advisory_id) IN \
+                             WHERE resolved_at IS NULL AND package_version_id {} \
+                             AND (package_version_id, advisory_id) IN \
                              (SELECT CAST(j.value ->> 0 AS BIGINT), j.value ->> 1 FROM {})",
+                            versions_in(backend, "$1"),
                             json_rows(backend, "$1")
                         );
                         sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
@@ -550,8 +575,10 @@ impl Store {
                         let sql = format!(
                             "SELECT DISTINCT df.device_id FROM {} JOIN device_findings df \
                              ON df.package_version_id = CAST(j.value ->> 0 AS BIGINT) \
-                             AND df.advisory_id = j.value ->> 1 WHERE df.resolved_at IS NULL",
-                            json_rows(backend, "$1")
+                             AND df.advisory_id = j.value ->> 1 WHERE df.resolved_at IS NULL \
+                             AND df.package_version_id {}",
+                            json_rows(backend, "$1"),
+                            versions_in(backend, "$1")
                         );
                         let devs: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
                             .bind(Json(&severity_changed))
@@ -562,9 +589,10 @@ impl Store {
                             "UPDATE device_findings SET severity_rating = (SELECT j.value ->> 2 FROM {rows} \
                              WHERE CAST(j.value ->> 0 AS BIGINT) = device_findings.package_version_id \
                              AND j.value ->> 1 = device_findings.advisory_id) \
-                             WHERE (package_version_id, advisory_id) IN \
+                             WHERE package_version_id {versions} AND (package_version_id, advisory_id) IN \
                              (SELECT CAST(j.value ->> 0 AS BIGINT), j.value ->> 1 FROM {rows})",
-                            rows = json_rows(backend, "$1")
+                            rows = json_rows(backend, "$1"),
+                            versions = versions_in(backend, "$1"),
                         );
                         sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                             .bind(Json(&severity_changed))

@@ -1706,12 +1706,14 @@ impl Store {
                 // device has that finding open (the fan-out keeps them in step), so this is
                 // the number of advisories with an open device finding, computed without
                 // reading the device findings. First every advisory with an open finding (one
-                // pass over a partial index); then take out those whose open findings are all
+                // pass over the (advisory_id, resolved_at) index); then take out those whose
+                // open findings are all
                 // on versions no device has any more (only versions with a zero device count
                 // can cause that, and there are few), and those whose every open device
                 // finding is suppressed (only advisories with a suppressed finding can be).
                 let all: i64 = sqlx::query_scalar(
-                    "SELECT count(DISTINCT advisory_id) FROM findings WHERE resolved_at IS NULL",
+                    "SELECT count(*) FROM (SELECT advisory_id FROM findings \
+                     WHERE resolved_at IS NULL GROUP BY advisory_id) g",
                 )
                 .fetch_one(pool)
                 .await?;

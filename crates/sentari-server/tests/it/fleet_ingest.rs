@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use crate::fleet_support::*;
+use sentari_proto::agent::Package;
 use sentari_server::feeds::osv_import::import_bundle;
 use sentari_server::ingest;
 use sentari_store::testing::TestDb;
@@ -61,6 +62,16 @@ async fn fleet_counts(store: &Store) -> Vec<(String, i64)> {
     rows.into_iter()
         .map(|p| (format!("{}@{}", p.name, p.version), p.devices))
         .collect()
+}
+
+/// Ingests a Debian 12 scan of `packages` taken at `at(secs)`.
+async fn scan_debian(store: &Store, device: Uuid, host: &str, secs: i64, packages: Vec<Package>) {
+    ingest_upload(
+        store,
+        device,
+        &upload(host, "debian", "12", at(secs), packages),
+    )
+    .await;
 }
 
 fn at(secs: i64) -> OffsetDateTime {
@@ -172,35 +183,27 @@ async fn device_counts_follow_ingest_upgrades_and_deletion() {
     let mut twice = pkg("PyPI", "requests", "2.31.0");
     twice.install_path = "/srv/app/venv/lib/python3.11/site-packages".into();
     twice.environment = Some("/srv/app/venv".into());
-    ingest_upload(
+    scan_debian(
         s,
         a,
-        &upload(
-            "count-a",
-            "debian",
-            "12",
-            at(0),
-            vec![
-                pkg("PyPI", "requests", "2.31.0"),
-                twice,
-                pkg("PyPI", "idna", "3.6"),
-            ],
-        ),
+        "count-a",
+        0,
+        vec![
+            pkg("PyPI", "requests", "2.31.0"),
+            twice,
+            pkg("PyPI", "idna", "3.6"),
+        ],
     )
     .await;
-    ingest_upload(
+    scan_debian(
         s,
         b,
-        &upload(
-            "count-b",
-            "debian",
-            "12",
-            at(0),
-            vec![
-                pkg("PyPI", "requests", "2.31.0"),
-                pkg("PyPI", "urllib3", "2.0.7"),
-            ],
-        ),
+        "count-b",
+        0,
+        vec![
+            pkg("PyPI", "requests", "2.31.0"),
+            pkg("PyPI", "urllib3", "2.0.7"),
+        ],
     )
     .await;
     assert_eq!(
@@ -213,18 +216,7 @@ async fn device_counts_follow_ingest_upgrades_and_deletion() {
     );
     assert_eq!(overview().await.distinct_package_versions, 3);
     // An upgrade on one device moves it to the new version; a removal leaves nobody on idna.
-    ingest_upload(
-        s,
-        a,
-        &upload(
-            "count-a",
-            "debian",
-            "12",
-            at(60),
-            vec![pkg("PyPI", "requests", "2.32.3")],
-        ),
-    )
-    .await;
+    scan_debian(s, a, "count-a", 60, vec![pkg("PyPI", "requests", "2.32.3")]).await;
     assert_eq!(
         fleet_counts(s).await,
         [
@@ -234,16 +226,12 @@ async fn device_counts_follow_ingest_upgrades_and_deletion() {
         ]
     );
     // The same inventory again changes nothing.
-    ingest_upload(
+    scan_debian(
         s,
         a,
-        &upload(
-            "count-a",
-            "debian",
-            "12",
-            at(120),
-            vec![pkg("PyPI", "requests", "2.32.3")],
-        ),
+        "count-a",
+        120,
+        vec![pkg("PyPI", "requests", "2.32.3")],
     )
     .await;
     assert_eq!(overview().await.distinct_package_versions, 3);
@@ -316,19 +304,15 @@ async fn correlates_against_the_real_shared_bundles() {
     }
     let py = device(s, "py").await;
     // PEP 503: `Django` and `django` are one project; PYSEC-2021-9 covers 3.1 ≤ v < 3.1.6.
-    ingest_upload(
+    scan_debian(
         s,
         py,
-        &upload(
-            "py",
-            "debian",
-            "12",
-            at(0),
-            vec![
-                pkg("PyPI", "Django", "3.1.5"),
-                pkg("PyPI", "zope.interface", "5.4.0"),
-            ],
-        ),
+        "py",
+        0,
+        vec![
+            pkg("PyPI", "Django", "3.1.5"),
+            pkg("PyPI", "zope.interface", "5.4.0"),
+        ],
     )
     .await;
     assert!(
@@ -358,16 +342,12 @@ async fn correlates_against_the_real_shared_bundles() {
     assert_eq!(rows[0].fixed_version.as_deref(), Some("3.1.6"));
     // A fixed version does not match.
     let fixed = device(s, "py-fixed").await;
-    ingest_upload(
+    scan_debian(
         s,
         fixed,
-        &upload(
-            "py-fixed",
-            "debian",
-            "12",
-            at(0),
-            vec![pkg("PyPI", "django", "3.1.6")],
-        ),
+        "py-fixed",
+        0,
+        vec![pkg("PyPI", "django", "3.1.6")],
     )
     .await;
     assert!(
@@ -379,19 +359,15 @@ async fn correlates_against_the_real_shared_bundles() {
 
     // Go modules with `v`-prefixed SemVer: GO-2023-1533 covers syft 0.69.0 ≤ v < 0.70.0.
     let go = device(s, "go").await;
-    ingest_upload(
+    scan_debian(
         s,
         go,
-        &upload(
-            "go",
-            "debian",
-            "12",
-            at(0),
-            vec![
-                pkg("Go", "github.com/anchore/syft", "v0.69.1"),
-                pkg("Go", "github.com/argoproj/argo-cd/v2", "v2.6.1"),
-            ],
-        ),
+        "go",
+        0,
+        vec![
+            pkg("Go", "github.com/anchore/syft", "v0.69.1"),
+            pkg("Go", "github.com/argoproj/argo-cd/v2", "v2.6.1"),
+        ],
     )
     .await;
     let g = advisories_of(s, go).await;
@@ -524,19 +500,15 @@ async fn distro_packages_match_by_source_name_in_their_release() {
     );
     import_bundle(s, &bundle, "test", None).await.unwrap();
     let deb12 = device(s, "deb12").await;
-    ingest_upload(
+    scan_debian(
         s,
         deb12,
-        &upload(
-            "deb12",
-            "debian",
-            "12",
-            at(0),
-            vec![
-                os_pkg("Debian:12", "libssl3", "openssl", "3.0.14-1~deb12u1"),
-                os_pkg("Debian:12", "zlib1g", "zlib", "1:1.2.13.dfsg-1"),
-            ],
-        ),
+        "deb12",
+        0,
+        vec![
+            os_pkg("Debian:12", "libssl3", "openssl", "3.0.14-1~deb12u1"),
+            os_pkg("Debian:12", "zlib1g", "zlib", "1:1.2.13.dfsg-1"),
+        ],
     )
     .await;
     assert_eq!(
@@ -617,20 +589,16 @@ async fn feed_reimport_touches_only_changed_keys_and_withdrawal_resolves() {
     let first = import_bundle(s, &v1, "test", None).await.unwrap();
     assert_eq!((first.added, first.updated, first.keys_changed), (2, 0, 2));
     let d = device(s, "app").await;
-    ingest_upload(
+    scan_debian(
         s,
         d,
-        &upload(
-            "app",
-            "debian",
-            "12",
-            at(0),
-            vec![
-                pkg("PyPI", "alpha", "1.0"),
-                pkg("PyPI", "beta", "1.0"),
-                pkg("PyPI", "gamma", "1.0"),
-            ],
-        ),
+        "app",
+        0,
+        vec![
+            pkg("PyPI", "alpha", "1.0"),
+            pkg("PyPI", "beta", "1.0"),
+            pkg("PyPI", "gamma", "1.0"),
+        ],
     )
     .await;
     assert_eq!(advisories_of(s, d).await, ["TEST-1@alpha", "TEST-2@beta"]);
@@ -788,31 +756,9 @@ async fn suppressions_hide_findings_until_they_expire() {
     assert_eq!((dev(d1).await.critical, dev(d2).await.critical), (1, 1));
     assert_eq!(open_advisories().await, 1);
     // A device that upgrades away resolves its finding; the advisory stays open on the other.
-    ingest_upload(
-        s,
-        d1,
-        &upload(
-            "one",
-            "debian",
-            "12",
-            at(60),
-            vec![pkg("PyPI", "alpha", "2.0")],
-        ),
-    )
-    .await;
+    scan_debian(s, d1, "one", 60, vec![pkg("PyPI", "alpha", "2.0")]).await;
     assert_eq!(open_advisories().await, 1);
-    ingest_upload(
-        s,
-        d2,
-        &upload(
-            "two",
-            "debian",
-            "12",
-            at(60),
-            vec![pkg("PyPI", "alpha", "2.0")],
-        ),
-    )
-    .await;
+    scan_debian(s, d2, "two", 60, vec![pkg("PyPI", "alpha", "2.0")]).await;
     assert_eq!(
         open_advisories().await,
         0,

@@ -20,8 +20,10 @@ CREATE INDEX device_findings_open_suppressed_idx ON device_findings (advisory_id
 -- benchmark. Package versions are never deleted and the ingest inserts them in the same
 -- transaction, so the check guarded nothing.
 ALTER TABLE device_packages DROP CONSTRAINT IF EXISTS device_packages_package_version_id_fkey;
--- Open findings by advisory, for the overview's count of open advisories (one pass over
--- this index). It has only the advisory column on purpose: with (advisory_id,
--- package_version_id) tried instead, PostgreSQL used it for lookups by package version (its
--- non-leading column) because its predicate matched, and scanned all of it per version.
-CREATE INDEX findings_open_advisory_idx ON findings (advisory_id) WHERE resolved_at IS NULL;
+-- Findings by advisory with their resolution time: the overview counts the advisories with
+-- an open finding from this index alone (30 ms at 240,000 findings, against 250-350 ms reading
+-- the table with its JSON reasons). It replaces the index on the advisory alone. It is not a
+-- partial index on open findings on purpose: PostgreSQL picks such an index for lookups by
+-- package version whenever its statistics lag, and then reads every open finding per lookup.
+CREATE INDEX findings_advisory_resolved_idx ON findings (advisory_id, resolved_at);
+DROP INDEX IF EXISTS findings_advisory_idx;
