@@ -210,28 +210,40 @@ macro_rules! refresh_counts {
 }
 pub(crate) use refresh_counts;
 
+/// The statement that gives devices open findings (and reopens ones they had resolved):
+/// `source` is the `FROM … WHERE …` that yields `dp` (device package), `f` (finding), `d`
+/// (device) and `pv` (package version); `$2` is the current time.
+pub(crate) fn insert_device_findings(backend: BackendKind, source: &str) -> String {
+    format!(
+        "INSERT INTO device_findings (device_id, package_version_id, advisory_id, \
+         severity_rating, suppressed, detected_at) \
+         SELECT DISTINCT dp.device_id, f.package_version_id, f.advisory_id, f.severity_rating, \
+         {sup}, $2 FROM {source} \
+         ON CONFLICT (device_id, package_version_id, advisory_id) DO UPDATE SET \
+         resolved_at = NULL, resolution = NULL, detected_at = excluded.detected_at, \
+         severity_rating = excluded.severity_rating, suppressed = excluded.suppressed \
+         WHERE device_findings.resolved_at IS NOT NULL",
+        sup = suppressed_expr(backend, "f.advisory_id", "$2"),
+    )
+}
+
 /// Gives a device the open findings of its package versions among `versions` (a JSON list of
 /// ids), reopening ones it had resolved; evaluates to the number of rows written. The caller
 /// refreshes the device's counters.
 macro_rules! fan_out_findings {
     ($tx:expr, $backend:expr, $device_id:expr, $versions:expr, $now:expr) => {{
         let versions: &[i64] = $versions;
-        let sql = format!(
-            "INSERT INTO device_findings (device_id, package_version_id, advisory_id, \
-             severity_rating, suppressed, detected_at) \
-             SELECT DISTINCT dp.device_id, f.package_version_id, f.advisory_id, f.severity_rating, \
-             {sup}, $2 FROM device_packages dp \
-             JOIN findings f ON f.package_version_id = dp.package_version_id AND f.resolved_at IS NULL \
-             JOIN devices d ON d.id = dp.device_id \
-             JOIN package_versions pv ON pv.id = dp.package_version_id \
-             WHERE dp.device_id = $1 \
-             AND dp.package_version_id IN (SELECT CAST(j.value AS BIGINT) FROM {rows}) \
-             ON CONFLICT (device_id, package_version_id, advisory_id) DO UPDATE SET \
-             resolved_at = NULL, resolution = NULL, detected_at = excluded.detected_at, \
-             severity_rating = excluded.severity_rating, suppressed = excluded.suppressed \
-             WHERE device_findings.resolved_at IS NOT NULL",
-            sup = $crate::findings::suppressed_expr($backend, "f.advisory_id", "$2"),
-            rows = $crate::inventory::json_rows($backend, "$3"),
+        let sql = $crate::findings::insert_device_findings(
+            $backend,
+            &format!(
+                "device_packages dp \
+                 JOIN findings f ON f.package_version_id = dp.package_version_id AND f.resolved_at IS NULL \
+                 JOIN devices d ON d.id = dp.device_id \
+                 JOIN package_versions pv ON pv.id = dp.package_version_id \
+                 WHERE dp.device_id = $1 \
+                 AND dp.package_version_id IN (SELECT CAST(j.value AS BIGINT) FROM {})",
+                $crate::inventory::json_rows($backend, "$3")
+            ),
         );
         sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind($device_id)
@@ -527,24 +539,19 @@ impl Store {
                             .fetch_all(&mut *tx)
                             .await?;
                         touched.extend(devs);
-                        let sql = format!(
-                            "INSERT INTO device_findings (device_id, package_version_id, advisory_id, \
-                             severity_rating, suppressed, detected_at) \
-                             SELECT DISTINCT dp.device_id, f.package_version_id, f.advisory_id, f.severity_rating, \
-                             {sup}, $2 FROM {rows} \
-                             JOIN findings f ON f.package_version_id = CAST(j.value ->> 0 AS BIGINT) \
-                             AND f.advisory_id = j.value ->> 1 \
-                             JOIN device_packages dp ON dp.package_version_id = f.package_version_id \
-                             JOIN devices d ON d.id = dp.device_id \
-                             JOIN package_versions pv ON pv.id = f.package_version_id \
-                             WHERE true{versions} \
-                             ON CONFLICT (device_id, package_version_id, advisory_id) DO UPDATE SET \
-                             resolved_at = NULL, resolution = NULL, detected_at = excluded.detected_at, \
-                             severity_rating = excluded.severity_rating, suppressed = excluded.suppressed \
-                             WHERE device_findings.resolved_at IS NOT NULL",
-                            sup = suppressed_expr(backend, "f.advisory_id", "$2"),
-                            rows = json_rows(backend, "$1"),
-                            versions = and_versions(backend, "dp.package_version_id", "$1"),
+                        let sql = insert_device_findings(
+                            backend,
+                            &format!(
+                                "{rows} \
+                                 JOIN findings f ON f.package_version_id = CAST(j.value ->> 0 AS BIGINT) \
+                                 AND f.advisory_id = j.value ->> 1 \
+                                 JOIN device_packages dp ON dp.package_version_id = f.package_version_id \
+                                 JOIN devices d ON d.id = dp.device_id \
+                                 JOIN package_versions pv ON pv.id = f.package_version_id \
+                                 WHERE true{versions}",
+                                rows = json_rows(backend, "$1"),
+                                versions = and_versions(backend, "dp.package_version_id", "$1"),
+                            ),
                         );
                         sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                             .bind(Json(&fan_out))

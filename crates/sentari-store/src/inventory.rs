@@ -358,8 +358,8 @@ impl Store {
                     }
                     (Some(head), Some(_)) => {
                         let mut report = ApplyReport::default();
-                        // Versions this device gained and lost entirely, for their device counts.
-                        let mut gained: Vec<i64> = Vec::new();
+                        // Versions this device lost entirely, for their device counts (the ones it
+                        // gained are `report.device_new_versions`).
                         let mut lost: Vec<i64> = Vec::new();
                         if !scan.digest.is_empty() && head.inventory_digest == scan.digest {
                             report.unchanged = true;
@@ -383,7 +383,6 @@ impl Store {
                             report.device_new_versions = diff.new_versions.iter().copied().collect();
                             report.device_new_versions.sort_unstable();
                             report.findings_resolved = diff.findings_resolved;
-                            gained = report.device_new_versions.clone();
                             lost = diff.gone_upgraded.iter().chain(&diff.gone_removed).copied().collect();
                             lost.sort_unstable();
                             if !report.device_new_versions.is_empty() {
@@ -530,7 +529,7 @@ impl Store {
                         .await?;
                         // Last, so the shared version rows stay locked (PostgreSQL) for as short
                         // a time as possible while concurrent ingests wait for them.
-                        bump_device_counts!(&mut *tx, backend, &gained, 1);
+                        bump_device_counts!(&mut *tx, backend, &report.device_new_versions, 1);
                         bump_device_counts!(&mut *tx, backend, &lost, -1);
                         ApplyOutcome::Applied(report)
                     }
