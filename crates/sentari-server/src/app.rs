@@ -438,6 +438,10 @@ pub async fn run(role: Role, prepared: Prepared) -> Result<(), StartError> {
                     opts,
                     stop.clone(),
                 ));
+                inner.spawn(crate::jobs::advisory_stats::run(
+                    store.clone(),
+                    stop.clone(),
+                ));
             }
             if role.beat() {
                 inner.spawn(scheduler::run(

@@ -303,6 +303,9 @@ fn device_summary(r: DeviceRow, overdue_before: OffsetDateTime) -> (DeviceSummar
     )
 }
 
+/// Every severity rating a finding can carry.
+const SEVERITY_NAMES: [&str; 6] = ["critical", "high", "medium", "low", "none", "unknown"];
+
 /// The severities at or above `min`, as stored (lowercase).
 fn severities_at_least(min: &str) -> Result<&'static [&'static str], StoreError> {
     Ok(match min.to_ascii_lowercase().as_str() {
@@ -341,6 +344,120 @@ pub struct FindingFilter {
 }
 
 impl FindingFilter {
+    /// The severities the `min_severity` and `severity` filters let through, or `None` when
+    /// neither is set. Both set means both apply.
+    fn severities(&self) -> Result<Option<Vec<&'static str>>, StoreError> {
+        let mut allowed: Option<Vec<&'static str>> = None;
+        if let Some(min) = &self.min_severity {
+            allowed = Some(severities_at_least(min)?.to_vec());
+        }
+        if let Some(sev) = &self.severity {
+            let mut listed = Vec::new();
+            for s in sev.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let s = s.to_ascii_lowercase();
+                let Some(known) = SEVERITY_NAMES.iter().find(|k| **k == s) else {
+                    return Err(StoreError::Invalid(format!(
+                        "unknown severity `{s}`; use critical, high, medium, low, none or unknown"
+                    )));
+                };
+                listed.push(*known);
+            }
+            if !listed.is_empty() {
+                allowed = Some(match allowed {
+                    Some(min) => min.into_iter().filter(|s| listed.contains(s)).collect(),
+                    None => listed,
+                });
+            }
+        }
+        Ok(allowed)
+    }
+
+    /// The flat list's total read from the per-device counters (`devices.open_*`, kept by every
+    /// statement that changes a device's findings) when the filter is one they count: open
+    /// findings, by suppression, severity, device or tag. Counting the join instead reads
+    /// every matching device finding: 22 million at 10,000 devices.
+    fn counter_total(&self, backend: BackendKind) -> Result<Option<(String, Filter)>, StoreError> {
+        if self.resolved != Some(false)
+            || self.ecosystem.is_some()
+            || self.advisory.is_some()
+            || self.package.is_some()
+        {
+            return Ok(None);
+        }
+        let severities = self.severities()?;
+        let columns: Vec<&str> = match (self.suppressed, severities) {
+            (Some(true), None) => vec!["open_suppressed"],
+            (None, None) => vec![
+                "open_critical",
+                "open_high",
+                "open_medium",
+                "open_low",
+                "open_unknown",
+                "open_suppressed",
+            ],
+            (Some(false), allowed) => {
+                let allowed = allowed.unwrap_or_else(|| SEVERITY_NAMES.to_vec());
+                let mut columns: Vec<&str> = [
+                    ("critical", "open_critical"),
+                    ("high", "open_high"),
+                    ("medium", "open_medium"),
+                    ("low", "open_low"),
+                ]
+                .into_iter()
+                .filter(|(s, _)| allowed.contains(s))
+                .map(|(_, c)| c)
+                .collect();
+                // One counter holds both `none` and `unknown`: it answers for both or neither.
+                match (allowed.contains(&"none"), allowed.contains(&"unknown")) {
+                    (true, true) => columns.push("open_unknown"),
+                    (false, false) => {}
+                    _ => return Ok(None),
+                }
+                columns
+            }
+            _ => return Ok(None),
+        };
+        let mut g = Filter::default();
+        if let Some(d) = self.device_id {
+            let p = g.arg(Arg::Uuid(d));
+            g.push(format!("d.id = {p}"));
+        }
+        if let Some(t) = &self.tag {
+            let p = g.arg(Arg::Text(t.clone()));
+            g.push(tag_clause(backend, "d", &p));
+        }
+        let sum = if columns.is_empty() {
+            "0".to_owned()
+        } else {
+            columns.join(" + ")
+        };
+        let sql = format!(
+            "SELECT CAST(COALESCE(sum({sum}), 0) AS BIGINT) FROM devices d {}",
+            g.sql()
+        );
+        Ok(Some((sql, g)))
+    }
+
+    /// True when the filter names a device, an advisory or a package: few device findings,
+    /// found directly by an index.
+    fn is_narrow(&self) -> bool {
+        self.device_id.is_some() || self.advisory.is_some() || self.package.is_some()
+    }
+
+    /// True when the filter is the default view (open, unsuppressed, nothing else), the one
+    /// the per-advisory counts of `advisory_fleet_stats` answer.
+    fn is_default_view(&self) -> bool {
+        self.resolved == Some(false)
+            && self.suppressed == Some(false)
+            && self.min_severity.is_none()
+            && self.severity.as_deref().is_none_or(|s| s.trim().is_empty())
+            && self.ecosystem.is_none()
+            && self.device_id.is_none()
+            && self.advisory.is_none()
+            && self.package.is_none()
+            && self.tag.is_none()
+    }
+
     fn build(&self, backend: BackendKind, f: &mut Filter) -> Result<(), StoreError> {
         match self.resolved {
             Some(true) => f.push("df.resolved_at IS NOT NULL".into()),
@@ -352,26 +469,11 @@ impl FindingFilter {
             Some(false) => f.push("NOT df.suppressed".into()),
             None => {}
         }
-        if let Some(min) = &self.min_severity {
-            let list = severities_at_least(min)?;
-            let quoted: Vec<String> = list.iter().map(|s| format!("'{s}'")).collect();
-            f.push(format!("df.severity_rating IN ({})", quoted.join(", ")));
-        }
-        if let Some(sev) = &self.severity {
-            let mut quoted = Vec::new();
-            for s in sev.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let s = s.to_ascii_lowercase();
-                if !matches!(
-                    s.as_str(),
-                    "critical" | "high" | "medium" | "low" | "none" | "unknown"
-                ) {
-                    return Err(StoreError::Invalid(format!(
-                        "unknown severity `{s}`; use critical, high, medium, low, none or unknown"
-                    )));
-                }
-                quoted.push(format!("'{s}'"));
-            }
-            if !quoted.is_empty() {
+        if let Some(allowed) = self.severities()? {
+            if allowed.is_empty() {
+                f.push("1 = 0".into());
+            } else {
+                let quoted: Vec<String> = allowed.iter().map(|s| format!("'{s}'")).collect();
                 f.push(format!("df.severity_rating IN ({})", quoted.join(", ")));
             }
         }
@@ -1399,11 +1501,35 @@ impl Store {
             ],
             "df.device_id, pv.search_name, df.advisory_id, df.package_version_id",
         )?;
-        // Highest severity first unless asked otherwise.
-        let order = if sort.is_none_or(str::is_empty) {
-            format!("sev_rank DESC, fi.severity_score DESC, {order}")
+        // Highest severity first unless asked otherwise. That default order is walked from the
+        // findings (one row per package version × advisory) in the order of their severity
+        // index, each finding's devices read from the device findings' package-version index,
+        // so a page reads a few findings instead of sorting every device finding.
+        let default_order = sort.is_none_or(str::is_empty);
+        // SQLite plans joins from its own estimates and, without statistics, starts from the
+        // device findings; `CROSS JOIN` makes it walk the findings first, except when the filter
+        // names a device, advisory or package, whose device findings an index finds directly.
+        let walk = match backend {
+            BackendKind::Sqlite if !filter.is_narrow() => "CROSS JOIN",
+            _ => "JOIN",
+        };
+        let (from, order) = if default_order {
+            (
+                format!(
+                    "FROM findings fi {walk} device_findings df ON df.package_version_id = fi.package_version_id \
+                     AND df.advisory_id = fi.advisory_id"
+                ),
+                format!(
+                    "{FINDING_RANK} DESC, fi.severity_score DESC, fi.advisory_id, fi.package_version_id, df.device_id"
+                ),
+            )
         } else {
-            order
+            (
+                "FROM device_findings df JOIN findings fi ON fi.package_version_id = df.package_version_id \
+                 AND fi.advisory_id = df.advisory_id"
+                    .to_owned(),
+                order,
+            )
         };
         let where_sql = f.sql();
         let n = f.next();
@@ -1412,19 +1538,35 @@ impl Store {
              df.advisory_id, a.aliases, a.summary, df.severity_rating, fi.severity_score, fi.severity_type, \
              fi.severity_vector, fi.fixed_version, fi.reason, df.detected_at, df.resolved_at, df.resolution, \
              df.suppressed, {SEV_RANK} AS sev_rank \
-             FROM device_findings df JOIN devices d ON d.id = df.device_id \
+             {from} JOIN devices d ON d.id = df.device_id \
              JOIN package_versions pv ON pv.id = df.package_version_id \
-             JOIN findings fi ON fi.package_version_id = df.package_version_id AND fi.advisory_id = df.advisory_id \
              JOIN advisories a ON a.id = df.advisory_id {where_sql} ORDER BY {order} LIMIT ${n} OFFSET ${}",
             n + 1
         );
+        let counted = filter.counter_total(backend)?;
         let count_sql = format!(
             "SELECT count(*) FROM device_findings df JOIN devices d ON d.id = df.device_id \
              JOIN package_versions pv ON pv.id = df.package_version_id {where_sql}"
         );
         self.timed("list_findings", async {
-            let (rows, total): (Vec<FindingRecord>, i64) =
-                fetch_page!(self, &sql, &count_sql, &f.args, page);
+            let (rows, total): (Vec<FindingRecord>, i64) = match &counted {
+                None => fetch_page!(self, &sql, &count_sql, &f.args, page),
+                Some((count_sql, g)) => with_pool!(self, |pool| {
+                    let rows =
+                        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &f.args)
+                            .bind(page.limit())
+                            .bind(page.offset())
+                            .fetch_all(pool)
+                            .await?;
+                    let total: i64 = bind_args!(
+                        sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
+                        &g.args
+                    )
+                    .fetch_one(pool)
+                    .await?;
+                    (rows, total)
+                }),
+            };
             Ok((
                 rows.into_iter()
                     .map(|r| FindingRow {
@@ -1485,16 +1627,40 @@ impl Store {
         };
         let where_sql = f.sql();
         let n = f.next();
-        let from = "FROM device_findings df JOIN devices d ON d.id = df.device_id \
-             JOIN package_versions pv ON pv.id = df.package_version_id";
-        let sql = format!(
-            "SELECT df.advisory_id, count(DISTINCT df.device_id) AS devices, \
-             count(DISTINCT df.package_version_id) AS packages, min(df.detected_at) AS first_detected, \
-             CAST(max({SEV_RANK}) AS BIGINT) AS rank {from} {where_sql} GROUP BY df.advisory_id \
-             ORDER BY {order} LIMIT ${n} OFFSET ${}",
-            n + 1
-        );
-        let count_sql = format!("SELECT count(DISTINCT df.advisory_id) {from} {where_sql}");
+        let (sql, count_sql) = if filter.is_default_view() {
+            // The default view reads the stored per-advisory counts, except for advisories
+            // whose device findings changed since they were counted: those are counted live.
+            let order = order.replace("df.advisory_id", "advisory_id");
+            let groups = format!(
+                "WITH marked AS (SELECT DISTINCT advisory_id FROM advisory_stats_dirty), \
+                 grouped AS (SELECT s.advisory_id, s.devices, s.packages, s.first_detected, s.rank \
+                 FROM advisory_fleet_stats s WHERE s.advisory_id NOT IN (SELECT advisory_id FROM marked) \
+                 UNION ALL {} WHERE df.advisory_id IN (SELECT advisory_id FROM marked) \
+                 AND df.resolved_at IS NULL AND NOT df.suppressed GROUP BY df.advisory_id)",
+                advisory_counts()
+            );
+            (
+                format!(
+                    "{groups} SELECT advisory_id, devices, packages, first_detected, rank FROM grouped \
+                     ORDER BY {order} LIMIT ${n} OFFSET ${}",
+                    n + 1
+                ),
+                format!("{groups} SELECT count(*) FROM grouped"),
+            )
+        } else {
+            let joins = "JOIN devices d ON d.id = df.device_id \
+                 JOIN package_versions pv ON pv.id = df.package_version_id";
+            (
+                format!(
+                    "{} {joins} {where_sql} GROUP BY df.advisory_id ORDER BY {order} LIMIT ${n} OFFSET ${}",
+                    advisory_counts(),
+                    n + 1
+                ),
+                format!(
+                    "SELECT count(DISTINCT df.advisory_id) FROM device_findings df {joins} {where_sql}"
+                ),
+            )
+        };
         self.timed("list_findings_by_advisory", async {
             let (groups, total): (Vec<GroupRecord>, i64) = fetch_page!(self, &sql, &count_sql, &f.args, page);
             if groups.is_empty() {
@@ -1779,6 +1945,22 @@ impl Store {
         })
         .await
     }
+}
+
+/// A finding's severity as a number, written exactly as in `findings_severity_order_idx` (same
+/// expression on the findings' column) so that both databases walk that index for the order.
+const FINDING_RANK: &str = "(CASE fi.severity_rating WHEN 'critical' THEN 5 WHEN 'high' THEN 4 \
+    WHEN 'medium' THEN 3 WHEN 'low' THEN 2 WHEN 'none' THEN 1 ELSE 0 END)";
+
+/// The per-advisory counts of the grouped findings list, over `device_findings df`; the caller
+/// adds joins, the `WHERE` and `GROUP BY df.advisory_id`. The refresh of `advisory_fleet_stats`
+/// stores exactly these.
+pub(crate) fn advisory_counts() -> String {
+    format!(
+        "SELECT df.advisory_id, count(DISTINCT df.device_id) AS devices, \
+         count(DISTINCT df.package_version_id) AS packages, min(df.detected_at) AS first_detected, \
+         CAST(max({SEV_RANK}) AS BIGINT) AS rank FROM device_findings df"
+    )
 }
 
 /// Severity as a number for sorting: critical 5 … unknown 0.

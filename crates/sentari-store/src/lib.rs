@@ -6,6 +6,7 @@
 //! See `docs/storage.md` for the operator's view.
 
 mod advisories;
+mod advisory_stats;
 mod api_keys;
 mod audit;
 mod backup;

@@ -173,13 +173,18 @@ impl Api {
         Ok(r.body)
     }
 
-    /// `sentari_jobs_total{kind, outcome="done"}` from the metrics endpoint.
-    async fn jobs_done(&self, kind: &str) -> anyhow::Result<u64> {
+    /// The metrics endpoint's text.
+    async fn metrics_text(&self) -> anyhow::Result<String> {
         let (status, _, body) = self.metrics.get_bytes("/metrics", &[]).await?;
         if status != 200 {
             bail!("GET /metrics: {status}");
         }
-        let text = String::from_utf8_lossy(&body);
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// `sentari_jobs_total{kind, outcome="done"}` from the metrics endpoint.
+    async fn jobs_done(&self, kind: &str) -> anyhow::Result<u64> {
+        let text = self.metrics_text().await?;
         let want = format!("kind=\"{kind}\"");
         Ok(text
             .lines()
@@ -188,6 +193,16 @@ impl Api {
                     && l.contains(&want)
                     && l.contains("outcome=\"done\"")
             })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64)
+    }
+
+    /// `sentari_advisory_counts_pending` from the metrics endpoint (0 when absent).
+    async fn advisory_counts_pending(&self) -> anyhow::Result<u64> {
+        let text = self.metrics_text().await?;
+        Ok(text
+            .lines()
+            .filter(|l| l.starts_with("sentari_advisory_counts_pending "))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>() as u64)
     }
@@ -740,6 +755,22 @@ pub async fn api(a: ApiArgs) -> anyhow::Result<()> {
     } else {
         a.endpoints.clone()
     };
+    // The grouped findings list counts advisories live until the server's background recount
+    // has folded the latest ingest in; time the steady state, and say how long it took.
+    let t = Instant::now();
+    let mut pending = api.advisory_counts_pending().await?;
+    if pending > 0 {
+        println!("waiting for the server's advisory recount ({pending} changes pending)");
+        while pending > 0 && t.elapsed() < Duration::from_secs(1800) {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            pending = api.advisory_counts_pending().await?;
+        }
+        println!(
+            "advisory recount {} after {:.1} s",
+            if pending == 0 { "done" } else { "NOT done" },
+            t.elapsed().as_secs_f64()
+        );
+    }
     let bearer = format!("Bearer {}", api.token);
     let cookie = format!("sentari_session={}", api.token);
     println!("| path | status | bytes | p50 ms | p95 ms | p99 ms | max ms |");

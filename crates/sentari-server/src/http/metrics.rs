@@ -89,6 +89,11 @@ async fn fleet_gauges(state: &AppState, store: &sentari_store::Store) {
             .set(o.eol_soon_runtimes as f64);
         metrics::gauge!("sentari_packages_inventoried").set(o.packages_inventoried as f64);
     }
+    // Changes to device findings not yet folded into the per-advisory counts of the grouped
+    // findings list (it counts those advisories live until then).
+    if let Ok(n) = store.advisory_stats_pending().await {
+        metrics::gauge!("sentari_advisory_counts_pending").set(n as f64);
+    }
     if let Ok(feeds) = store.feed_statuses().await {
         for f in feeds {
             if let Some(t) = f.last_success {

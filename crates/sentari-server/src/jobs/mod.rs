@@ -4,6 +4,7 @@
 //! The queue itself lives in the database (`sentari-store`), so any number of workers and
 //! schedulers can run, in one process or many.
 
+pub mod advisory_stats;
 pub mod handlers;
 pub mod scheduler;
 pub mod worker;

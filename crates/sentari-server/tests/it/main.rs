@@ -20,6 +20,7 @@ mod dashboard_pages;
 mod dashboard_security;
 mod fleet_api;
 mod fleet_feeds;
+mod fleet_findings_lists;
 mod fleet_ingest;
 mod fleet_support;
 mod health_outage;
