@@ -10,10 +10,25 @@
 //! recounts the marked advisories and clears their marks; the server runs it in the background
 //! when the marks stop growing (see `sentari-server/src/jobs/advisory_stats.rs`).
 
+use sqlx::types::Json;
+use sqlx::{PgPool, SqlitePool};
+
 use crate::error::StoreError;
 use crate::fleet::advisory_counts;
-use crate::inventory::in_write_tx;
-use crate::store::{BackendKind, Store, with_pool};
+use crate::inventory::json_rows;
+use crate::store::{BackendKind, BeginWrite, Pool, Store, with_pool};
+
+/// The default view's rows: open and unsuppressed.
+const OPEN: &str = "df.resolved_at IS NULL AND NOT df.suppressed";
+
+const INSERT_STATS: &str =
+    "INSERT INTO advisory_fleet_stats (advisory_id, devices, packages, first_detected, rank)";
+
+/// True when so many advisories are marked that recounting all of them in one pass is the
+/// cheaper way.
+fn many(marks: i64, stored: i64) -> bool {
+    marks.saturating_mul(10) > stored
+}
 
 impl Store {
     /// Recounts the advisories marked since the last refresh and clears their marks. Returns
@@ -24,98 +39,171 @@ impl Store {
     /// most of them one by one and does not depend on the planner's statistics; otherwise it
     /// recounts the marked advisories through the open-findings-by-advisory index.
     pub async fn refresh_advisory_stats(&self) -> Result<u64, StoreError> {
-        let backend = self.backend();
-        let counts = advisory_counts();
-        let open = "df.resolved_at IS NULL AND NOT df.suppressed";
-        let recount_all = format!(
-            "INSERT INTO advisory_fleet_stats (advisory_id, devices, packages, first_detected, rank) \
-             {counts} WHERE {open} GROUP BY df.advisory_id"
-        );
-        let marked = match backend {
-            BackendKind::Sqlite => {
-                "df.advisory_id IN (SELECT advisory_id FROM advisory_stats_dirty)"
-            }
-            BackendKind::Postgres => {
-                "df.advisory_id = ANY(ARRAY(SELECT DISTINCT advisory_id FROM advisory_stats_dirty))"
-            }
-        };
-        let recount_marked = format!(
-            "INSERT INTO advisory_fleet_stats (advisory_id, devices, packages, first_detected, rank) \
-             {counts} WHERE {marked} AND {open} GROUP BY df.advisory_id"
-        );
         self.timed("refresh_advisory_stats", async {
-            let n = in_write_tx!(self, |tx| {
-                if backend == BackendKind::Postgres {
-                    // One snapshot for the whole refresh: the marks it clears are exactly those
-                    // whose changes its counts saw, and a mark committed meanwhile stays for the
-                    // next refresh. The lock (taken before the snapshot) keeps two refreshes from
-                    // overwriting each other's counts; lists read on.
-                    for sql in [
-                        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-                        "LOCK TABLE advisory_fleet_stats IN SHARE ROW EXCLUSIVE MODE",
-                        // The recount sorts the open device findings by advisory: in memory
-                        // rather than in temporary files where it can.
-                        "SET LOCAL work_mem = '256MB'",
-                    ] {
-                        sqlx::query(sql).execute(&mut *tx).await?;
-                    }
-                }
-                let marks: i64 = sqlx::query_scalar("SELECT count(*) FROM advisory_stats_dirty")
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if marks > 0 {
-                    let stored: i64 =
-                        sqlx::query_scalar("SELECT count(*) FROM advisory_fleet_stats")
-                            .fetch_one(&mut *tx)
-                            .await?;
-                    if marks.saturating_mul(10) > stored {
-                        if backend == BackendKind::Postgres {
-                            // One sequential pass and a sort; an index walk over millions of
-                            // rows reads the table in random order and took 2.5 times as long.
-                            for sql in [
-                                "SET LOCAL enable_indexscan = off",
-                                "SET LOCAL enable_bitmapscan = off",
-                            ] {
-                                sqlx::query(sql).execute(&mut *tx).await?;
-                            }
-                        }
-                        sqlx::query("DELETE FROM advisory_fleet_stats")
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query(sqlx::AssertSqlSafe(recount_all.as_str()))
-                            .execute(&mut *tx)
-                            .await?;
-                    } else {
-                        sqlx::query(
-                            "DELETE FROM advisory_fleet_stats WHERE advisory_id IN \
-                             (SELECT advisory_id FROM advisory_stats_dirty)",
-                        )
-                        .execute(&mut *tx)
-                        .await?;
-                        sqlx::query(sqlx::AssertSqlSafe(recount_marked.as_str()))
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    sqlx::query("DELETE FROM advisory_stats_dirty")
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                u64::try_from(marks).unwrap_or(0)
-            });
-            // Every ingest appends marks and every refresh deletes them: on PostgreSQL the
-            // dead rows would make each list's look at the marks read them all until
-            // autovacuum comes by (and it may be off). Vacuuming the two small tables right
-            // away costs milliseconds.
-            if n > 0
-                && let crate::store::Pool::Postgres(pool) = &self.inner.pool
-            {
-                sqlx::query("VACUUM (ANALYZE) advisory_stats_dirty, advisory_fleet_stats")
-                    .execute(pool)
-                    .await?;
+            match &self.inner.pool {
+                Pool::Postgres(pool) => self.refresh_postgres(pool).await,
+                Pool::Sqlite(pool) => self.refresh_sqlite(pool).await,
             }
-            Ok(n)
         })
         .await
+    }
+
+    /// PostgreSQL: one repeatable-read transaction counts and replaces, so the marks it clears
+    /// are exactly those whose changes its counts saw; a mark committed meanwhile is not in its
+    /// snapshot and stays for the next refresh. Ingest never waits for it.
+    async fn refresh_postgres(&self, pool: &PgPool) -> Result<u64, StoreError> {
+        let counts = advisory_counts();
+        let mut tx = pool.begin().await?;
+        for sql in [
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+            // Taken before the snapshot: two refreshes never overwrite each other's counts,
+            // and lists read on.
+            "LOCK TABLE advisory_fleet_stats IN SHARE ROW EXCLUSIVE MODE",
+            // The recount sorts the open device findings by advisory: in memory rather than in
+            // temporary files where it can.
+            "SET LOCAL work_mem = '256MB'",
+        ] {
+            sqlx::query(sql).execute(&mut *tx).await?;
+        }
+        let (marks, stored): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM advisory_stats_dirty), \
+             (SELECT count(*) FROM advisory_fleet_stats)",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if marks == 0 {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        if many(marks, stored) {
+            // One sequential pass and a sort: walking the index over millions of rows reads the
+            // table in random order and took 2.5 times as long.
+            for sql in [
+                "SET LOCAL enable_indexscan = off",
+                "SET LOCAL enable_bitmapscan = off",
+                "DELETE FROM advisory_fleet_stats",
+            ] {
+                sqlx::query(sql).execute(&mut *tx).await?;
+            }
+            let sql = format!("{INSERT_STATS} {counts} WHERE {OPEN} GROUP BY df.advisory_id");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query(
+                "DELETE FROM advisory_fleet_stats WHERE advisory_id IN \
+                 (SELECT advisory_id FROM advisory_stats_dirty)",
+            )
+            .execute(&mut *tx)
+            .await?;
+            let sql = format!(
+                "{INSERT_STATS} {counts} WHERE df.advisory_id = ANY(ARRAY(SELECT DISTINCT \
+                 advisory_id FROM advisory_stats_dirty)) AND {OPEN} GROUP BY df.advisory_id"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM advisory_stats_dirty")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        // Every ingest appends marks and every refresh deletes them: the dead rows would make
+        // each list's look at the marks read them all until autovacuum comes by (and it may be
+        // off). Vacuuming the two small tables right away costs milliseconds.
+        sqlx::query("VACUUM (ANALYZE) advisory_stats_dirty, advisory_fleet_stats")
+            .execute(pool)
+            .await?;
+        Ok(u64::try_from(marks).unwrap_or(0))
+    }
+
+    /// SQLite: the counting runs in a read transaction, so the single write lock stays free for
+    /// ingest and the job queue meanwhile (a full recount takes seconds at a thousand devices);
+    /// only drawing the line and the replacement take it. With one writer, marks get their ids
+    /// in commit order, so every mark up to the line was committed before the counts were read;
+    /// later ones stay for the next refresh.
+    async fn refresh_sqlite(&self, pool: &SqlitePool) -> Result<u64, StoreError> {
+        let counts = advisory_counts();
+        // First draw the line: marks up to here are this refresh's. From now on a change to an
+        // advisory marked only at or below the line marks it again (the triggers), so a change
+        // committed after the counts below were read is never left unmarked.
+        let upto: i64 = {
+            let mut tx = BeginWrite::begin_write(pool, &self.inner.write_turn).await?;
+            let upto: i64 = sqlx::query_scalar(
+                "UPDATE advisory_stats_horizon SET upto = \
+                 (SELECT COALESCE(max(id), 0) FROM advisory_stats_dirty) WHERE id = 1 RETURNING upto",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            upto
+        };
+        let mut rx = pool.begin().await?;
+        let (marks, stored): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM advisory_stats_dirty WHERE id <= $1), \
+             (SELECT count(*) FROM advisory_fleet_stats)",
+        )
+        .bind(upto)
+        .fetch_one(&mut *rx)
+        .await?;
+        if marks == 0 {
+            rx.rollback().await?;
+            return Ok(0);
+        }
+        let all = many(marks, stored);
+        let scope = if all {
+            String::new()
+        } else {
+            "df.advisory_id IN (SELECT advisory_id FROM advisory_stats_dirty WHERE id <= $1) AND"
+                .to_owned()
+        };
+        let sql = format!("{counts} WHERE {scope} {OPEN} GROUP BY df.advisory_id");
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        if !all {
+            q = q.bind(upto);
+        }
+        let rows: Vec<(String, i64, i64, i64, i64)> = q.fetch_all(&mut *rx).await?;
+        let marked: Vec<String> = if all {
+            Vec::new()
+        } else {
+            sqlx::query_scalar(
+                "SELECT DISTINCT advisory_id FROM advisory_stats_dirty WHERE id <= $1",
+            )
+            .bind(upto)
+            .fetch_all(&mut *rx)
+            .await?
+        };
+        rx.rollback().await?;
+
+        let mut tx = BeginWrite::begin_write(pool, &self.inner.write_turn).await?;
+        if all {
+            sqlx::query("DELETE FROM advisory_fleet_stats")
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query(
+                "DELETE FROM advisory_fleet_stats WHERE advisory_id IN \
+                 (SELECT j.value FROM json_each($1) AS j)",
+            )
+            .bind(Json(&marked))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let sql = format!(
+            "{INSERT_STATS} SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, \
+             j.value ->> 4 FROM {}",
+            json_rows(BackendKind::Sqlite, "$1")
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(Json(&rows))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM advisory_stats_dirty WHERE id <= $1")
+            .bind(upto)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(u64::try_from(marks).unwrap_or(0))
     }
 
     /// The newest mark's sequence number (0 when none): unchanged between two looks means no

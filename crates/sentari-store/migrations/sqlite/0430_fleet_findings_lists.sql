@@ -22,25 +22,37 @@ CREATE TABLE advisory_fleet_stats (
 -- `device_findings`, whichever statement makes it (ingest, correlation, suppression, device
 -- deletion and its cascade), marks its advisory here through the triggers below, in the same
 -- transaction, so a list reads the stored counts only for advisories with no mark and counts
--- the marked ones live.
+-- the marked ones live. Ids grow in commit order (one writer, AUTOINCREMENT).
 CREATE TABLE advisory_stats_dirty (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     advisory_id  TEXT NOT NULL
 );
 CREATE INDEX advisory_stats_dirty_advisory_idx ON advisory_stats_dirty (advisory_id);
 
+-- The highest mark the running (or last) refresh will clear. A statement skips an advisory
+-- only when it is already marked above that line: a mark at or below it may be cleared by a
+-- refresh whose counts were read before this transaction's rows.
+CREATE TABLE advisory_stats_horizon (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    upto  INTEGER NOT NULL
+);
+INSERT INTO advisory_stats_horizon (id, upto) VALUES (1, 0);
+
 CREATE TRIGGER device_findings_mark_insert AFTER INSERT ON device_findings
-WHEN NOT EXISTS (SELECT 1 FROM advisory_stats_dirty WHERE advisory_id = NEW.advisory_id)
+WHEN NOT EXISTS (SELECT 1 FROM advisory_stats_dirty WHERE advisory_id = NEW.advisory_id
+                 AND id > (SELECT upto FROM advisory_stats_horizon WHERE id = 1))
 BEGIN
     INSERT INTO advisory_stats_dirty (advisory_id) VALUES (NEW.advisory_id);
 END;
 CREATE TRIGGER device_findings_mark_update AFTER UPDATE ON device_findings
-WHEN NOT EXISTS (SELECT 1 FROM advisory_stats_dirty WHERE advisory_id = NEW.advisory_id)
+WHEN NOT EXISTS (SELECT 1 FROM advisory_stats_dirty WHERE advisory_id = NEW.advisory_id
+                 AND id > (SELECT upto FROM advisory_stats_horizon WHERE id = 1))
 BEGIN
     INSERT INTO advisory_stats_dirty (advisory_id) VALUES (NEW.advisory_id);
 END;
 CREATE TRIGGER device_findings_mark_delete AFTER DELETE ON device_findings
-WHEN NOT EXISTS (SELECT 1 FROM advisory_stats_dirty WHERE advisory_id = OLD.advisory_id)
+WHEN NOT EXISTS (SELECT 1 FROM advisory_stats_dirty WHERE advisory_id = OLD.advisory_id
+                 AND id > (SELECT upto FROM advisory_stats_horizon WHERE id = 1))
 BEGIN
     INSERT INTO advisory_stats_dirty (advisory_id) VALUES (OLD.advisory_id);
 END;
