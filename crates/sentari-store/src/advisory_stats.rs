@@ -24,6 +24,15 @@ const OPEN: &str = "df.resolved_at IS NULL AND NOT df.suppressed";
 const INSERT_STATS: &str =
     "INSERT INTO advisory_fleet_stats (advisory_id, devices, packages, first_detected, rank)";
 
+/// Where the recount of the per-advisory counts stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdvisoryMarks {
+    /// The newest mark's sequence number.
+    pub newest: i64,
+    /// Marks waiting for a recount.
+    pub pending: i64,
+}
+
 /// True when so many advisories are marked that recounting all of them in one pass is the
 /// cheaper way.
 fn many(marks: i64, stored: i64) -> bool {
@@ -206,31 +215,19 @@ impl Store {
         Ok(u64::try_from(marks).unwrap_or(0))
     }
 
-    /// The newest mark's sequence number (0 when none): unchanged between two looks means no
-    /// device finding changed meanwhile.
-    pub async fn advisory_stats_mark(&self) -> Result<i64, StoreError> {
-        self.timed("advisory_stats_mark", async {
-            let mark: i64 = with_pool!(self, |pool| {
-                sqlx::query_scalar(
-                    "SELECT CAST(COALESCE(max(id), 0) AS BIGINT) FROM advisory_stats_dirty",
+    /// The marks: the newest one's sequence number (unchanged between two looks means no
+    /// device finding changed meanwhile) and how many wait for a recount (0 when every
+    /// advisory's stored counts are current). Both 0 when there are none.
+    pub async fn advisory_stats_marks(&self) -> Result<AdvisoryMarks, StoreError> {
+        self.timed("advisory_stats_marks", async {
+            let (newest, pending): (i64, i64) = with_pool!(self, |pool| {
+                sqlx::query_as(
+                    "SELECT CAST(COALESCE(max(id), 0) AS BIGINT), count(*) FROM advisory_stats_dirty",
                 )
                 .fetch_one(pool)
                 .await?
             });
-            Ok(mark)
-        })
-        .await
-    }
-
-    /// How many marks wait for a recount: 0 when every advisory's stored counts are current.
-    pub async fn advisory_stats_pending(&self) -> Result<i64, StoreError> {
-        self.timed("advisory_stats_pending", async {
-            let n: i64 = with_pool!(self, |pool| {
-                sqlx::query_scalar("SELECT count(*) FROM advisory_stats_dirty")
-                    .fetch_one(pool)
-                    .await?
-            });
-            Ok(n)
+            Ok(AdvisoryMarks { newest, pending })
         })
         .await
     }

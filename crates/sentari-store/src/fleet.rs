@@ -84,6 +84,10 @@ macro_rules! bind_args {
 /// row type must be decoded from both backends' rows, which `with_pool!` picks at run time.
 macro_rules! fetch_page {
     ($store:expr, $sql:expr, $count_sql:expr, $args:expr, $page:expr) => {
+        fetch_page!($store, $sql, $count_sql, $args, $args, $page)
+    };
+    // The total from a query with its own parameters.
+    ($store:expr, $sql:expr, $count_sql:expr, $args:expr, $count_args:expr, $page:expr) => {
         with_pool!($store, |pool| {
             let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe($sql.as_str())), $args)
                 .bind($page.limit())
@@ -92,7 +96,7 @@ macro_rules! fetch_page {
                 .await?;
             let total: i64 = bind_args!(
                 sqlx::query_scalar(sqlx::AssertSqlSafe($count_sql.as_str())),
-                $args
+                $count_args
             )
             .fetch_one(pool)
             .await?;
@@ -1543,30 +1547,19 @@ impl Store {
              JOIN advisories a ON a.id = df.advisory_id {where_sql} ORDER BY {order} LIMIT ${n} OFFSET ${}",
             n + 1
         );
-        let counted = filter.counter_total(backend)?;
-        let count_sql = format!(
-            "SELECT count(*) FROM device_findings df JOIN devices d ON d.id = df.device_id \
-             JOIN package_versions pv ON pv.id = df.package_version_id {where_sql}"
-        );
+        let (count_sql, count_args) = match filter.counter_total(backend)? {
+            Some((sql, g)) => (sql, g.args),
+            None => (
+                format!(
+                    "SELECT count(*) FROM device_findings df JOIN devices d ON d.id = df.device_id \
+                     JOIN package_versions pv ON pv.id = df.package_version_id {where_sql}"
+                ),
+                f.args.clone(),
+            ),
+        };
         self.timed("list_findings", async {
-            let (rows, total): (Vec<FindingRecord>, i64) = match &counted {
-                None => fetch_page!(self, &sql, &count_sql, &f.args, page),
-                Some((count_sql, g)) => with_pool!(self, |pool| {
-                    let rows =
-                        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())), &f.args)
-                            .bind(page.limit())
-                            .bind(page.offset())
-                            .fetch_all(pool)
-                            .await?;
-                    let total: i64 = bind_args!(
-                        sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())),
-                        &g.args
-                    )
-                    .fetch_one(pool)
-                    .await?;
-                    (rows, total)
-                }),
-            };
+            let (rows, total): (Vec<FindingRecord>, i64) =
+                fetch_page!(self, &sql, &count_sql, &f.args, &count_args, page);
             Ok((
                 rows.into_iter()
                     .map(|r| FindingRow {
@@ -1616,9 +1609,10 @@ impl Store {
                 ("devices", "devices"),
                 ("packages", "packages"),
                 ("first_detected", "first_detected"),
-                ("advisory", "df.advisory_id"),
+                // The output column: the stored counts and the live ones both name it so.
+                ("advisory", "advisory_id"),
             ],
-            "df.advisory_id",
+            "advisory_id",
         )?;
         let order = if sort.is_none_or(str::is_empty) {
             format!("rank DESC, devices DESC, {order}")
@@ -1630,7 +1624,6 @@ impl Store {
         let (sql, count_sql) = if filter.is_default_view() {
             // The default view reads the stored per-advisory counts, except for advisories
             // whose device findings changed since they were counted: those are counted live.
-            let order = order.replace("df.advisory_id", "advisory_id");
             let groups = format!(
                 "WITH marked AS (SELECT DISTINCT advisory_id FROM advisory_stats_dirty), \
                  grouped AS (SELECT s.advisory_id, s.devices, s.packages, s.first_detected, s.rank \

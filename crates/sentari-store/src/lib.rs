@@ -32,6 +32,7 @@ mod users;
 pub mod testing;
 
 pub use advisories::{Advisory, AdvisoryRow, FeedStatus, ImportWrite, StoredVersion};
+pub use advisory_stats::AdvisoryMarks;
 pub use api_keys::{ApiKey, NewApiKey};
 pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
 pub use backup::{BackupReport, RestoreReport};

@@ -522,7 +522,6 @@ impl Store {
         with_pool!(self, |pool| pool.close().await)
     }
 
-    /// Runs one storage operation and logs it on the performance target when it is slow.
     /// This process's turn at SQLite's write lock (see [`Inner::write_turn`]) for a write
     /// outside a transaction, held until the guard drops; nothing on PostgreSQL.
     pub(crate) async fn sqlite_write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
@@ -532,6 +531,7 @@ impl Store {
         }
     }
 
+    /// Runs one storage operation and logs it on the performance target when it is slow.
     pub(crate) async fn timed<T>(
         &self,
         op: &'static str,

@@ -173,38 +173,34 @@ impl Api {
         Ok(r.body)
     }
 
-    /// The metrics endpoint's text.
-    async fn metrics_text(&self) -> anyhow::Result<String> {
+    /// The sum of the values of the metrics endpoint's sample lines that `keep` accepts.
+    async fn metric_sum(&self, keep: impl Fn(&str) -> bool) -> anyhow::Result<u64> {
         let (status, _, body) = self.metrics.get_bytes("/metrics", &[]).await?;
         if status != 200 {
             bail!("GET /metrics: {status}");
         }
-        Ok(String::from_utf8_lossy(&body).into_owned())
+        Ok(String::from_utf8_lossy(&body)
+            .lines()
+            .filter(|l| keep(l))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64)
     }
 
     /// `sentari_jobs_total{kind, outcome="done"}` from the metrics endpoint.
     async fn jobs_done(&self, kind: &str) -> anyhow::Result<u64> {
-        let text = self.metrics_text().await?;
         let want = format!("kind=\"{kind}\"");
-        Ok(text
-            .lines()
-            .filter(|l| {
-                l.starts_with("sentari_jobs_total{")
-                    && l.contains(&want)
-                    && l.contains("outcome=\"done\"")
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64)
+        self.metric_sum(|l| {
+            l.starts_with("sentari_jobs_total{")
+                && l.contains(&want)
+                && l.contains("outcome=\"done\"")
+        })
+        .await
     }
 
     /// `sentari_advisory_counts_pending` from the metrics endpoint (0 when absent).
     async fn advisory_counts_pending(&self) -> anyhow::Result<u64> {
-        let text = self.metrics_text().await?;
-        Ok(text
-            .lines()
-            .filter(|l| l.starts_with("sentari_advisory_counts_pending "))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64)
+        self.metric_sum(|l| l.starts_with("sentari_advisory_counts_pending "))
+            .await
     }
 }
 

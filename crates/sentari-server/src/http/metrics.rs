@@ -91,8 +91,8 @@ async fn fleet_gauges(state: &AppState, store: &sentari_store::Store) {
     }
     // Changes to device findings not yet folded into the per-advisory counts of the grouped
     // findings list (it counts those advisories live until then).
-    if let Ok(n) = store.advisory_stats_pending().await {
-        metrics::gauge!("sentari_advisory_counts_pending").set(n as f64);
+    if let Ok(m) = store.advisory_stats_marks().await {
+        metrics::gauge!("sentari_advisory_counts_pending").set(m.pending as f64);
     }
     if let Ok(feeds) = store.feed_statuses().await {
         for f in feeds {
