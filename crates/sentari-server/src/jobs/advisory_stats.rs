@@ -29,15 +29,19 @@ pub async fn run(store: Store, stop: CancellationToken) {
             _ = stop.cancelled() => break,
             _ = tokio::time::sleep(LOOK_EVERY) => {}
         }
-        let mark = match store.advisory_stats_mark().await {
-            Ok(m) => m,
+        let mark = match store.advisory_stats_marks().await {
+            Ok(m) => m.newest,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the advisory count marks; retrying");
                 continue;
             }
         };
-        let quiet = mark == last_mark;
-        let overdue = last_refresh.elapsed() >= FORCE_AFTER.max(last_took * 10);
+        // On SQLite a change to an advisory already marked adds no mark, so "no new mark" can
+        // also mean an ingest still going on: the pause after each recount (ten times its
+        // duration) is what keeps recounting to a tenth of the time there.
+        let since = last_refresh.elapsed();
+        let quiet = mark == last_mark && since >= last_took * 10;
+        let overdue = since >= FORCE_AFTER.max(last_took * 10);
         last_mark = mark;
         if mark == 0 || !(quiet || overdue) {
             continue;
