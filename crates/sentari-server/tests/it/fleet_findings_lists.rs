@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::fleet_support::*;
-use sentari_proto::agent::Package;
 use sentari_proto::fleet::FindingRow;
 use sentari_server::feeds::osv_import::import_bundle;
 use sentari_store::testing::TestDb;
@@ -50,11 +49,6 @@ fn advisory(id: &str, modified: &str, name: &str, fixed: &str, vector: Option<&s
         }
     }
     r
-}
-
-async fn scan(store: &Store, device: Uuid, host: &str, secs: i64, packages: Vec<Package>) {
-    let at = OffsetDateTime::from_unix_timestamp(1_780_000_000 + secs).unwrap();
-    ingest_upload(store, device, &upload(host, "debian", "12", at, packages)).await;
 }
 
 async fn grouped(store: &Store, filter: &FindingFilter, sort: Option<&str>) -> (Value, i64) {
@@ -217,7 +211,7 @@ async fn findings_lists_stay_exact_through_every_change() {
     let d2 = device(s, "two").await;
     let d3 = device(s, "three").await;
     let all = [d1, d2, d3];
-    scan(
+    scan_debian(
         s,
         d1,
         "one",
@@ -229,7 +223,7 @@ async fn findings_lists_stay_exact_through_every_change() {
         ],
     )
     .await;
-    scan(
+    scan_debian(
         s,
         d2,
         "two",
@@ -237,7 +231,7 @@ async fn findings_lists_stay_exact_through_every_change() {
         vec![pkg("PyPI", "alpha", "1.0"), pkg("PyPI", "beta", "2.5")],
     )
     .await;
-    scan(
+    scan_debian(
         s,
         d3,
         "three",
@@ -263,7 +257,7 @@ async fn findings_lists_stay_exact_through_every_change() {
     check(s, "first scans", &all).await;
 
     // An upgrade resolves the device's alpha findings.
-    scan(
+    scan_debian(
         s,
         d1,
         "one",
@@ -350,7 +344,7 @@ async fn findings_lists_stay_exact_through_every_change() {
 
     // A new device after a recount: its advisories are marked and counted live until the next.
     let d4 = device(s, "four").await;
-    scan(s, d4, "four", 0, vec![pkg("PyPI", "alpha", "1.0")]).await;
+    scan_debian(s, d4, "four", 0, vec![pkg("PyPI", "alpha", "1.0")]).await;
     assert!(s.advisory_stats_marks().await.unwrap().pending > 0);
     let (g, _) = grouped(s, &open(), None).await;
     assert_eq!(g[0]["advisory_id"], "T-CRIT");

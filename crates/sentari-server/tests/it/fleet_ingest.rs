@@ -5,7 +5,6 @@
 use std::time::Instant;
 
 use crate::fleet_support::*;
-use sentari_proto::agent::Package;
 use sentari_server::feeds::osv_import::import_bundle;
 use sentari_server::ingest;
 use sentari_store::testing::TestDb;
@@ -62,20 +61,6 @@ async fn fleet_counts(store: &Store) -> Vec<(String, i64)> {
     rows.into_iter()
         .map(|p| (format!("{}@{}", p.name, p.version), p.devices))
         .collect()
-}
-
-/// Ingests a Debian 12 scan of `packages` taken at `at(secs)`.
-async fn scan_debian(store: &Store, device: Uuid, host: &str, secs: i64, packages: Vec<Package>) {
-    ingest_upload(
-        store,
-        device,
-        &upload(host, "debian", "12", at(secs), packages),
-    )
-    .await;
-}
-
-fn at(secs: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(1_780_000_000 + secs).unwrap()
 }
 
 #[tokio::test]

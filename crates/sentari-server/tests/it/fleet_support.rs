@@ -74,6 +74,27 @@ pub fn os_pkg(ecosystem: &str, name: &str, source: &str, version: &str) -> Packa
     }
 }
 
+/// A scan time: `secs` after a fixed instant, so tests can order scans.
+pub fn at(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_780_000_000 + secs).unwrap()
+}
+
+/// Ingests a Debian 12 scan of `packages` taken at `at(secs)`.
+pub async fn scan_debian(
+    store: &Store,
+    device: Uuid,
+    host: &str,
+    secs: i64,
+    packages: Vec<Package>,
+) {
+    ingest_upload(
+        store,
+        device,
+        &upload(host, "debian", "12", at(secs), packages),
+    )
+    .await;
+}
+
 /// A scan upload of `packages` taken at `at`.
 pub fn upload(
     hostname: &str,
