@@ -14,12 +14,9 @@ use sqlx::types::Json;
 use sqlx::{PgPool, SqlitePool};
 
 use crate::error::StoreError;
-use crate::fleet::advisory_counts;
+use crate::fleet::{OPEN, advisory_counts};
 use crate::inventory::json_rows;
 use crate::store::{BackendKind, BeginWrite, Pool, Store, with_pool};
-
-/// The default view's rows: open and unsuppressed.
-const OPEN: &str = "df.resolved_at IS NULL AND NOT df.suppressed";
 
 const INSERT_STATS: &str =
     "INSERT INTO advisory_fleet_stats (advisory_id, devices, packages, first_detected, rank)";

@@ -1629,7 +1629,7 @@ impl Store {
                  grouped AS (SELECT s.advisory_id, s.devices, s.packages, s.first_detected, s.rank \
                  FROM advisory_fleet_stats s WHERE s.advisory_id NOT IN (SELECT advisory_id FROM marked) \
                  UNION ALL {} WHERE df.advisory_id IN (SELECT advisory_id FROM marked) \
-                 AND df.resolved_at IS NULL AND NOT df.suppressed GROUP BY df.advisory_id)",
+                 AND {OPEN} GROUP BY df.advisory_id)",
                 advisory_counts()
             );
             (
@@ -1944,6 +1944,10 @@ impl Store {
 /// expression on the findings' column) so that both databases walk that index for the order.
 const FINDING_RANK: &str = "(CASE fi.severity_rating WHEN 'critical' THEN 5 WHEN 'high' THEN 4 \
     WHEN 'medium' THEN 3 WHEN 'low' THEN 2 WHEN 'none' THEN 1 ELSE 0 END)";
+
+/// The default view's device findings (`df`): open and unsuppressed. `advisory_fleet_stats`
+/// counts these.
+pub(crate) const OPEN: &str = "df.resolved_at IS NULL AND NOT df.suppressed";
 
 /// The per-advisory counts of the grouped findings list, over `device_findings df`; the caller
 /// adds joins, the `WHERE` and `GROUP BY df.advisory_id`. The refresh of `advisory_fleet_stats`
