@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod ecosystem;
 pub mod eol;
+pub mod license;
 pub mod osv;
 pub mod schedule;
 pub mod version;

@@ -148,6 +148,9 @@ pub struct Config {
     /// OSV and EOL feeds (`crate::feeds::FeedsConfig`).
     #[serde(flatten)]
     pub feeds: crate::feeds::FeedsConfig,
+    /// The signed license key (`SENTARI_LICENSE_KEY`); none means community mode
+    /// (`crate::license`).
+    pub license_key: Option<String>,
 }
 
 /// An on/off setting that accepts `on|off|true|false|1|0|yes|no`.
@@ -289,6 +292,7 @@ impl Default for Config {
             agent_scan_interval_s: 3600,
             agent_register_rate_per_minute: crate::http::agent::REGISTER_ATTEMPTS_PER_MINUTE,
             feeds: crate::feeds::FeedsConfig::default(),
+            license_key: None,
         }
     }
 }

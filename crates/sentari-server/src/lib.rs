@@ -12,6 +12,7 @@ pub mod feeds;
 pub mod http;
 pub mod ingest;
 pub mod jobs;
+pub mod license;
 pub mod logging;
 pub mod pki;
 pub mod secrets;

@@ -27,13 +27,21 @@ struct Inner {
     warnings: RwLock<Vec<String>>,
     auth: OnceLock<crate::auth::AuthRuntime>,
     feed_warnings: RwLock<Option<(Instant, Vec<String>)>>,
+    license: crate::license::License,
 }
 
 impl AppState {
     /// State for a process that has not reached its database yet.
     pub fn new(config: Config, metrics: Option<PrometheusHandle>) -> Self {
+        // The key is verified once: its signature cannot change while the process runs, and
+        // the clock part (expiry) is re-read on every check.
+        let license = crate::license::License::from_key(
+            config.license_key.as_deref(),
+            &crate::license::TrustedKeys::built_in(),
+        );
         AppState {
             inner: Arc::new(Inner {
+                license,
                 config,
                 store: OnceLock::new(),
                 ready: AtomicBool::new(false),
@@ -76,13 +84,22 @@ impl AppState {
         Duration::from_millis(self.inner.config.slow_request_ms)
     }
 
-    /// Non-fatal problems shown in `/api/health`.
+    /// Non-fatal problems shown in `/api/health` and as dashboard banners: those set at start
+    /// (the CA degraded) and the license's, read against the clock now.
     pub fn warnings(&self) -> Vec<String> {
-        self.inner
+        let mut w = self
+            .inner
             .warnings
             .read()
             .map(|w| w.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        w.extend(self.inner.license.warning(time::OffsetDateTime::now_utc()));
+        w
+    }
+
+    /// The configured license, verified at start.
+    pub fn license(&self) -> &crate::license::License {
+        &self.inner.license
     }
 
     /// Installs the authentication runtime (once, at start).

@@ -200,6 +200,8 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         }
         req.extensions_mut().insert(p.clone());
     }
+    // The route guards read the license through the state (`auth::rbac::guard`).
+    req.extensions_mut().insert(state.clone());
     let email = principal.as_ref().map(|p| p.user.email.clone());
     let mut resp = next.run(req).await;
     if let Some(e) = email

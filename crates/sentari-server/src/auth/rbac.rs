@@ -11,7 +11,9 @@ use sentari_core::auth::Role;
 
 use crate::auth::Principal;
 use crate::http::api::ApiFailure;
+use crate::license;
 use crate::logging::SECURITY;
+use crate::state::AppState;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +34,8 @@ impl Access {
     }
 }
 
-/// The per-route middleware: 401 without a principal, 403 below the minimum role.
+/// The per-route middleware: 401 without a principal, 403 below the minimum role, 402 for a
+/// management write in read-only license mode (`crate::license::management_write`).
 pub async fn guard(State(access): State<Access>, req: Request, next: Next) -> Response {
     let Access::Role(min) = access else {
         return next.run(req).await;
@@ -57,6 +60,14 @@ pub async fn guard(State(access): State<Access>, req: Request, next: Next) -> Re
             ApiFailure::Forbidden(format!("this action needs the {min} role or higher"))
                 .into_response()
         }
-        Some(_) => next.run(req).await,
+        Some(p) => {
+            let state = req.extensions().get::<AppState>();
+            if let Some(detail) = state
+                .and_then(|s| license::refusal(s, req.method(), req.uri().path(), &p.user.email))
+            {
+                return ApiFailure::ReadOnly(detail).into_response();
+            }
+            next.run(req).await
+        }
     }
 }

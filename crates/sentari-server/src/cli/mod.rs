@@ -10,6 +10,7 @@ pub mod ca;
 pub mod enroll_token;
 pub mod eol_query;
 pub mod feeds;
+pub mod license;
 pub mod osv_query;
 pub mod queues;
 pub mod status;
@@ -69,6 +70,9 @@ pub enum Command {
     /// Vulnerability and end-of-life feeds: import offline bundles, sync now, status.
     #[command(subcommand)]
     Feeds(feeds::FeedsCommand),
+    /// Check the license key; vendor tools to make signing keys and issue license keys.
+    #[command(subcommand)]
+    License(license::LicenseCommand),
     /// Compare two versions in an ecosystem's order (or `A<TAB>B` lines from stdin).
     Vercmp(vercmp::VercmpArgs),
     /// Query OSV bundles for package versions read as JSON lines from stdin.
@@ -157,6 +161,9 @@ fn matching_tool(cli: Cli) -> Result<ExitCode, Cli> {
         Command::Vercmp(a) => Ok(report(vercmp::run(a))),
         Command::Osv(c) => Ok(report(osv_query::run_command(c))),
         Command::Eol(c) => Ok(report(eol_query::run_command(c))),
+        // `verify` reads the configuration itself, and only when no key is given, so the
+        // vendor tools work on a machine with no server configuration at all.
+        Command::License(c) => Ok(license::run(c)),
         command => Err(Cli { command }),
     }
 }
@@ -187,6 +194,7 @@ async fn operator(command: Command, config: Config) -> ExitCode {
         | Command::Worker
         | Command::Beat
         | Command::Vercmp(_)
+        | Command::License(_)
         | Command::Osv(_)
         | Command::Eol(_) => ExitCode::from(2),
     }

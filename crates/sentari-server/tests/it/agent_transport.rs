@@ -15,7 +15,7 @@ use sentari_server::pki;
 use sentari_store::{Store, StoreOptions};
 
 const SECRET: &str = "9f3c1e7a0b5d4c2e8f6a9b1c3d5e7f90a2b4c6d8e0f1a3b5";
-const TOKEN: &str = "static-enrollment-token-for-tests";
+pub(crate) const TOKEN: &str = "static-enrollment-token-for-tests";
 
 /// Builds the agent binary once (it lives in another package of the workspace).
 fn agent_bin() -> PathBuf {
@@ -62,7 +62,7 @@ fn wait_ready(env: &Env, server: &Server) {
     panic!("the server never became ready");
 }
 
-fn ca_dir(env: &Env) -> PathBuf {
+pub(crate) fn ca_dir(env: &Env) -> PathBuf {
     env.data_dir().join("ca")
 }
 
@@ -121,7 +121,7 @@ async fn store(env: &Env) -> Store {
         .unwrap()
 }
 
-fn client(url: &str, ca: &Path, id: Option<&DeviceIdentity>) -> AgentClient {
+pub(crate) fn client(url: &str, ca: &Path, id: Option<&DeviceIdentity>) -> AgentClient {
     let trust = ServerTrust::Ca(std::fs::read_to_string(ca).unwrap());
     AgentClient::new(
         url,
@@ -142,7 +142,7 @@ fn csr_p256() -> String {
         .unwrap()
 }
 
-fn register_req(token: &str, machine: &str, csr: String) -> RegisterRequest {
+pub(crate) fn register_req(token: &str, machine: &str, csr: String) -> RegisterRequest {
     RegisterRequest {
         enrollment_token: token.into(),
         hostname: "test-host".into(),
@@ -154,7 +154,7 @@ fn register_req(token: &str, machine: &str, csr: String) -> RegisterRequest {
     }
 }
 
-fn status_of(e: &AgentError) -> (u16, String) {
+pub(crate) fn status_of(e: &AgentError) -> (u16, String) {
     match e {
         AgentError::Status { status, body, .. } => (
             *status,
@@ -342,7 +342,7 @@ async fn agent_enrolls_uploads_and_the_ca_key_is_openssl_readable() {
     s.close().await;
 }
 
-fn sentari_agent_like_scan() -> sentari_proto::agent::ScanUpload {
+pub(crate) fn sentari_agent_like_scan() -> sentari_proto::agent::ScanUpload {
     serde_json::from_value(serde_json::json!({
         "scan_id": uuid::Uuid::new_v4(),
         "scanned_at": "2026-01-01T00:00:00Z",
@@ -812,14 +812,14 @@ fn curl_https(ca: &Path, url: &str) -> (String, String) {
     (code.to_owned(), body.to_owned())
 }
 
-fn identity(key: &KeyPair, cert_pem: &str) -> DeviceIdentity {
+pub(crate) fn identity(key: &KeyPair, cert_pem: &str) -> DeviceIdentity {
     DeviceIdentity {
         cert_pem: cert_pem.to_owned(),
         key_pem: key.serialize_pem(),
     }
 }
 
-fn csr_of(key: &KeyPair) -> String {
+pub(crate) fn csr_of(key: &KeyPair) -> String {
     CertificateParams::default()
         .serialize_request(key)
         .unwrap()

@@ -25,6 +25,7 @@ mod fleet_ingest;
 mod fleet_support;
 mod health_outage;
 mod jobs_process;
+mod license_mode;
 mod log_files;
 mod matching_cli;
 mod scheduler_ticks;

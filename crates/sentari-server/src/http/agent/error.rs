@@ -52,6 +52,9 @@ pub enum GatewayError {
     /// 429 with `Retry-After`.
     #[error("too many attempts; retry later")]
     TooManyRequests(Duration),
+    /// 402: registration while the license is invalid or expired (read-only mode).
+    #[error("{0}")]
+    ReadOnly(String),
     /// 503: the database or the CA is unavailable.
     #[error("{0}")]
     Unavailable(String),
@@ -104,6 +107,7 @@ impl IntoResponse for GatewayError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_encoding")
             }
             GatewayError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            GatewayError::ReadOnly(_) => (StatusCode::PAYMENT_REQUIRED, "license_read_only"),
             GatewayError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             GatewayError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         };

@@ -248,6 +248,17 @@ async fn register(
     if let Err(retry) = gw.limiter.check(ip) {
         return Err(fail("rate limited", GatewayError::TooManyRequests(retry)));
     }
+    // A new device is a management change: refused in read-only license mode (the refusal is
+    // logged there), while enrolled agents keep scanning and renewing.
+    let who = format!("agent at {ip}");
+    if let Some(detail) = crate::license::refusal(
+        &gw.app,
+        &axum::http::Method::POST,
+        "/api/v1/agent/register",
+        &who,
+    ) {
+        return Err(GatewayError::ReadOnly(detail));
+    }
     let Some(ca) = gw.ca.clone() else {
         let why = gw.ca_error.clone().unwrap_or_else(|| "unknown".into());
         return Err(fail(

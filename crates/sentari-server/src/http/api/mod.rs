@@ -262,6 +262,9 @@ pub enum ApiFailure {
         "cross-site request refused: writes with the session cookie must come from this site (or use an Authorization header)"
     )]
     Csrf,
+    /// 402: a management write while the license is invalid or expired (read-only mode).
+    #[error("{0}")]
+    ReadOnly(String),
     /// 404, also for objects the caller may not see.
     #[error("{0}")]
     NotFound(String),
@@ -324,6 +327,7 @@ impl IntoResponse for ApiFailure {
             ApiFailure::InvalidTotpCode(_) => (StatusCode::UNAUTHORIZED, "invalid_totp_code"),
             ApiFailure::MfaEnrollmentRequired => (StatusCode::FORBIDDEN, "mfa_enrollment_required"),
             ApiFailure::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+            ApiFailure::ReadOnly(_) => (StatusCode::PAYMENT_REQUIRED, "license_read_only"),
             ApiFailure::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiFailure::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiFailure::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

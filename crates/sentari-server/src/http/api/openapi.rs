@@ -134,6 +134,14 @@ pub fn document() -> Value {
                 )),
             );
         }
+        if crate::license::management_write(&method, path) {
+            responses.insert(
+                "402".into(),
+                error_response(
+                    "`license_read_only`: the license key is invalid or expired, so management writes are refused",
+                ),
+            );
+        }
         responses.insert(
             "404".into(),
             error_response("no such object (also for objects the caller may not see)"),

@@ -625,7 +625,7 @@ pub async fn page(
         pager: pager(&q, "/security/cve", page_no, total),
         rules,
         rules_hidden,
-        can_suppress: user.principal.role >= Role::Analyst,
+        can_suppress: view::can_manage(&state, &user.principal, Role::Analyst),
         here: q.link("/security/cve", page_no),
     };
     view::render(StatusCode::OK, &page)
@@ -737,7 +737,7 @@ pub async fn advisory(
         pager: pager(&q, &base, page_no, total),
         suppressed: q.suppressed(),
         rules: rule_rows(rules, now),
-        can_suppress: user.principal.role >= Role::Analyst,
+        can_suppress: view::can_manage(&state, &user.principal, Role::Analyst),
         here: q.link(&base, page_no),
         aliases: a.aliases,
         id: a.id,

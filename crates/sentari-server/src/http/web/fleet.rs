@@ -492,7 +492,7 @@ pub async fn overview(State(state): State<AppState>, user: WebUser) -> Response 
             .map(|d| device_view(d, now))
             .collect(),
         interval,
-        can_enroll: user.principal.role >= Role::Admin,
+        can_enroll: view::can_manage(&state, &user.principal, Role::Admin),
         o,
     };
     view::render(StatusCode::OK, &page)
@@ -944,7 +944,7 @@ pub async fn device(
         fpager: pager(&path, &fparams, "fpage", fpage, ftotal),
         scans: scans.into_iter().map(|s| scan_view(s, now)).collect(),
         scans_total,
-        can_delete: user.principal.role >= Role::Admin,
+        can_delete: view::can_manage(&state, &user.principal, Role::Admin),
     };
     view::render(StatusCode::OK, &page)
 }

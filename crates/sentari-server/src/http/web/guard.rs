@@ -6,8 +6,9 @@
 //!   they may open, and the refusal is written to `security.log`;
 //! - every form post must come from this site (`Sec-Fetch-Site`, or `Origin` for older
 //!   browsers, the check the API applies to cookie writes) and, when signed in, carry the
-//!   session's CSRF token in its `csrf` field.
-//!
+//!   session's CSRF token in its `csrf` field;
+//! - in read-only license mode, management forms get a 402 page saying why
+//!   (`crate::license::management_write` decides which forms are management);
 //! - a user whom the MFA policy requires to enroll, and who has not, is sent to the
 //!   two-factor section of `/profile` from every page, and their forms are refused, except
 //!   enrolling and signing out ([`mfa_enrollment_path`]): the dashboard's side of the API's
@@ -108,6 +109,20 @@ pub async fn guard(State(access): State<Access>, req: Request, next: Next) -> Re
             StatusCode::FORBIDDEN,
             "Two-factor authentication required",
             "Your role requires two-factor authentication. Enable it on your profile page first.",
+        );
+    }
+    if let (Some(p), Some(st)) = (&principal, &state)
+        && let Some(detail) =
+            crate::license::refusal(st, req.method(), req.uri().path(), &p.user.email)
+    {
+        let csrf = req.extensions().get::<SessionCsrf>().map(|c| c.0.clone());
+        return view::error_page(
+            Some(st),
+            p,
+            csrf.as_deref().unwrap_or(""),
+            StatusCode::PAYMENT_REQUIRED,
+            "Read-only mode",
+            &detail,
         );
     }
     if req.method() != Method::POST {

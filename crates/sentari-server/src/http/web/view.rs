@@ -122,6 +122,7 @@ pub fn banners(warnings: &[String]) -> Vec<Banner> {
             let (level, title) = match code {
                 "ca_degraded" => ("danger", "Certificate authority degraded"),
                 c if c.starts_with("feed") => ("warning", "Vulnerability feed out of date"),
+                "license_expiring" => ("warning", "License expires soon"),
                 c if c.starts_with("license") => {
                     ("danger", "License invalid or expired: read-only mode")
                 }
@@ -134,6 +135,16 @@ pub fn banners(warnings: &[String]) -> Vec<Banner> {
             }
         })
         .collect()
+}
+
+/// Whether `p` gets the buttons of a management action needing `min`: their role allows it and
+/// the license is not in read-only mode, where the server would refuse it anyway (402).
+pub fn can_manage(state: &AppState, p: &Principal, min: Role) -> bool {
+    p.role >= min
+        && state
+            .license()
+            .read_only(OffsetDateTime::now_utc())
+            .is_none()
 }
 
 /// How long the dashboard reuses the stale-feed check before reading the feed status again.
