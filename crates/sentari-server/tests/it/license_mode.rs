@@ -369,6 +369,17 @@ async fn an_expired_license_makes_the_server_read_only_but_reads_and_scans_go_on
     }
     let cve = web.get("/security/cve").await;
     assert!(!cve.body.contains("action=\"/security/cve/suppressions\""));
+    let settings = web.get("/admin/settings").await.body;
+    for form in [
+        "action=\"/admin/settings/users\"",
+        "action=\"/admin/settings/tokens\"",
+        "action=\"/admin/settings/feed/sync\"",
+        "action=\"/admin/settings/feed\"",
+        "/role\"",
+        "/active\"",
+    ] {
+        assert!(!settings.contains(form), "{form} offered in read-only mode");
+    }
     for (method, path, _) in sentari_server::http::web::route_table() {
         if method != axum::http::Method::POST
             || !sentari_server::license::management_write(&method, path)
@@ -448,4 +459,8 @@ async fn a_forged_key_is_read_only_and_a_key_near_expiry_only_warns() {
     let page = web.get("/security/cve").await;
     assert!(page.body.contains("License expires soon"), "{}", page.body);
     assert!(page.body.contains("action=\"/security/cve/suppressions\""));
+    let settings = web.get("/admin/settings").await.body;
+    assert!(settings.contains("License expires soon"));
+    assert!(settings.contains("action=\"/admin/settings/users\""));
+    assert!(settings.contains("action=\"/admin/settings/feed/sync\""));
 }

@@ -140,11 +140,12 @@ pub fn banners(warnings: &[String]) -> Vec<Banner> {
 /// Whether `p` gets the buttons of a management action needing `min`: their role allows it and
 /// the license is not in read-only mode, where the server would refuse it anyway (402).
 pub fn can_manage(state: &AppState, p: &Principal, min: Role) -> bool {
-    p.role >= min
-        && state
-            .license()
-            .read_only(OffsetDateTime::now_utc())
-            .is_none()
+    p.role >= min && !read_only(Some(state))
+}
+
+/// Whether the license is in read-only mode now.
+pub fn read_only(state: Option<&AppState>) -> bool {
+    state.is_some_and(|s| s.license().read_only(OffsetDateTime::now_utc()).is_some())
 }
 
 /// How long the dashboard reuses the stale-feed check before reading the feed status again.
@@ -205,6 +206,9 @@ pub struct Layout {
     pub error: Option<String>,
     /// The server version, in the footer.
     pub version: &'static str,
+    /// The license is in read-only mode: pages leave out their management forms (the banner
+    /// says why, and the server would refuse them with a 402).
+    pub read_only: bool,
 }
 
 impl Layout {
@@ -235,6 +239,7 @@ impl Layout {
             notice: None,
             error: None,
             version: crate::VERSION,
+            read_only: read_only(state),
         }
     }
 
