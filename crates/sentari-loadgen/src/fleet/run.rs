@@ -629,6 +629,8 @@ pub async fn latency(a: LatencyArgs) -> anyhow::Result<()> {
     );
     let (mut first, mut rescan) = (Samples::default(), Samples::default());
     let (mut first_ingest, mut rescan_ingest) = (Samples::default(), Samples::default());
+    // The upload request alone (until the 202), to tell the gateway's share from the job's.
+    let (mut first_upload, mut rescan_upload) = (Samples::default(), Samples::default());
     let mut expected = api.jobs_done("ingest_scan").await?;
     for i in 0..a.repeat {
         // The previous device's jobs bump the counter after their data is visible: wait for
@@ -655,6 +657,7 @@ pub async fn latency(a: LatencyArgs) -> anyhow::Result<()> {
         let before = api.jobs_done("ingest_scan").await?;
         let t = Instant::now();
         upload(&client, body).await?;
+        first_upload.push(t.elapsed());
         let findings_path = format!("/api/v1/devices/{}/findings?page_size=1", e.device_id);
         let elapsed = loop {
             if api.jobs_done("ingest_scan").await? > before {
@@ -679,6 +682,7 @@ pub async fn latency(a: LatencyArgs) -> anyhow::Result<()> {
         let (scan_id, body) = encode_scan(&inv)?;
         let t = Instant::now();
         upload(&client, body).await?;
+        rescan_upload.push(t.elapsed());
         let path = format!(
             "/api/v1/scans?device_id={}&status=applied&page_size=1",
             e.device_id
@@ -712,10 +716,15 @@ pub async fn latency(a: LatencyArgs) -> anyhow::Result<()> {
         first.summary()
     );
     println!("first scan, server ingest_ms: {}", first_ingest.summary());
+    println!("first scan, upload request: {}", first_upload.summary());
     println!("unchanged re-scan, upload -> applied: {}", rescan.summary());
     println!(
         "unchanged re-scan, server ingest_ms: {}",
         rescan_ingest.summary()
+    );
+    println!(
+        "unchanged re-scan, upload request: {}",
+        rescan_upload.summary()
     );
     println!("{}", rss(a.server.server_pid));
     Ok(())

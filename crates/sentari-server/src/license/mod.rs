@@ -79,12 +79,11 @@ pub struct TrustedKeys(Vec<[u8; 32]>);
 impl TrustedKeys {
     /// The keys compiled into this build.
     pub fn built_in() -> TrustedKeys {
-        let mut list = VENDOR_KEYS.unwrap_or_default().to_owned();
+        let vendor = VENDOR_KEYS.unwrap_or_default();
         #[cfg(debug_assertions)]
-        {
-            list.push(',');
-            list.push_str(TEST_KEY);
-        }
+        let list = format!("{vendor},{TEST_KEY}");
+        #[cfg(not(debug_assertions))]
+        let list = vendor.to_owned();
         // A malformed build-time key is a packaging mistake: it is skipped here, so the other
         // keys still work, and `sentari license verify` names it.
         TrustedKeys(
