@@ -335,6 +335,10 @@ pub async fn run(role: Role, prepared: Prepared) -> Result<(), StartError> {
 
     let mut tasks = tokio::task::JoinSet::new();
     let graceful = config.shutdown_timeout();
+    if role.worker() {
+        // This process's workers ingest what its gateway parsed, without parsing it again.
+        crate::ingest::handoff::global().enable();
+    }
     if role.http() {
         // Only processes that answer requests enforce the license, so only they report it.
         tasks.spawn(crate::license::watch(state.clone(), stop.clone()));

@@ -8,8 +8,10 @@
 //! idempotent, so a job that runs twice (a crashed worker's lease expired) changes nothing.
 
 pub mod eol;
+pub mod handoff;
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Instant;
 
 use sentari_core::ecosystem::{Ecosystem, OsRelease, normalize_package_name, os_package_ecosystem};
@@ -59,9 +61,19 @@ pub async fn ingest(store: &Store, scan_id: Uuid, started: Instant) -> Result<St
     if stored.status != "pending" {
         return Ok(format!("already {}", stored.status));
     }
-    let decoded = tokio::task::spawn_blocking(move || decode(stored.body, stored.payload))
-        .await
-        .map_err(|e| JobError::Failed(format!("decoding task failed: {e}")))?;
+    // The gateway of this process usually parsed the upload moments ago; decode the stored
+    // copy only when it did not (`handoff`).
+    let taken = handoff::global().take(scan_id);
+    let outcome = if taken.is_some() { "hit" } else { "miss" };
+    metrics::counter!("sentari_ingest_handoff_total", "outcome" => outcome).increment(1);
+    let decoded = match taken {
+        Some(upload) => Ok(upload),
+        None => {
+            tokio::task::spawn_blocking(move || decode(stored.body, stored.payload).map(Arc::new))
+                .await
+                .map_err(|e| JobError::Failed(format!("decoding task failed: {e}")))?
+        }
+    };
     let upload = match decoded {
         Ok(u) => u,
         Err(detail) => {

@@ -226,6 +226,28 @@ async fn agent_enrolls_uploads_and_the_ca_key_is_openssl_readable() {
     let scans = s.list_scans(devices[0].id).await.unwrap();
     assert_eq!(scans.len(), 1, "the scan is stored once");
     assert_eq!(agent.spooled(), 0);
+    // The worker of this `serve` process ingested the upload its gateway had parsed, without
+    // decoding the stored copy again (`ingest::handoff`), and applied it.
+    let metrics = server.metrics.clone().unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "the ingest handoff hit",
+        || async {
+            let c = sentari_client::Client::new(&metrics).unwrap();
+            let (_, _, body) = c.get_bytes("/metrics", &[]).await.ok()?;
+            String::from_utf8(body)
+                .ok()?
+                .contains("sentari_ingest_handoff_total{outcome=\"hit\"} 1")
+                .then_some(())
+        },
+    )
+    .await;
+    let stored = eventually(Duration::from_secs(20), "the scan applied", || async {
+        let row = s.scan_for_ingest(scans[0].scan_id).await.ok()??;
+        (row.status == "applied").then_some(row)
+    })
+    .await;
+    assert_eq!(stored.device_id, devices[0].id);
 
     // openssl agrees on the chain and on the key's encryption.
     let v = Command::new("openssl")

@@ -600,17 +600,23 @@ async fn scan(
     // A zstd body that parsed as a valid upload is stored as it came: the ingest job reads
     // it exactly as it would read our own encoding, so serialising and compressing it again
     // here would only cost the gateway time per upload.
+    let upload = std::sync::Arc::new(upload);
     let compressed = if encoding == body::Encoding::Zstd {
-        // Freeing twenty thousand parsed packages is not work for the request's thread.
-        tokio::task::spawn_blocking(move || drop(upload));
         bytes
     } else {
         drop(bytes);
-        tokio::task::spawn_blocking(move || crate::ingest::encode(&upload))
+        let u = upload.clone();
+        tokio::task::spawn_blocking(move || crate::ingest::encode(&u))
             .await
             .map_err(|e| GatewayError::Internal(e.to_string()))?
             .map_err(GatewayError::Internal)?
     };
+    // Offered before the job exists, so a worker that claims it at once finds it; the job
+    // parses the stored copy when this process runs no worker or the entry was evicted.
+    crate::ingest::handoff::global().offer(upload.clone());
+    // Freeing twenty thousand parsed packages is not work for the request's thread (when the
+    // handoff keeps the upload, this drops only a reference).
+    tokio::task::spawn_blocking(move || drop(upload));
     let job = NewJob::new(
         "ingest_scan",
         serde_json::json!({"scan_id": scan_id, "device_id": device.id}),
@@ -630,6 +636,10 @@ async fn scan(
             &job,
         )
         .await?;
+    if !stored.inserted {
+        // A retried upload of a scan stored before: its job has the stored copy.
+        crate::ingest::handoff::global().take(scan_id);
+    }
     tracing::info!(device_id = %device.id, scan_id = %scan_id, packages, new = stored.inserted, "scan received");
     Ok((
         StatusCode::ACCEPTED,
