@@ -118,8 +118,13 @@ pub struct ApplyScan {
     pub packages: Vec<InventoryPackage>,
     pub runtimes: Vec<InventoryRuntime>,
     pub errors: Vec<InventoryError>,
-    /// A digest of `packages` and `runtimes`; equal digests mean an unchanged inventory.
+    /// A digest of the uploaded package list; equal digests mean an unchanged inventory.
     pub digest: String,
+    /// `packages` was left empty because the caller saw the device's digest equal to
+    /// `digest` (an unchanged re-scan, where building 20,000 rows would be wasted). If the
+    /// digest differs once the device is locked, nothing is written and the outcome is
+    /// [`ApplyOutcome::InventoryChanged`]: the caller must send the packages.
+    pub packages_omitted: bool,
 }
 
 /// What applying changed.
@@ -158,6 +163,9 @@ pub enum ApplyOutcome {
     },
     /// The scan or its device no longer exists (the device was deleted).
     Gone,
+    /// The packages were omitted but the device's inventory changed in the meantime; nothing
+    /// was written.
+    InventoryChanged,
 }
 
 /// A stored scan as the ingest job reads it.
@@ -173,6 +181,8 @@ pub struct StoredScan {
     pub body: Option<Vec<u8>>,
     /// The upload as JSON text when stored uncompressed (older rows).
     pub payload: Option<String>,
+    /// The device's current inventory digest (empty before its first applied scan).
+    pub device_digest: String,
 }
 
 /// The `FROM` item that expands a JSON array parameter into rows `j.value`.
@@ -225,6 +235,7 @@ struct ScanRecord {
     status: String,
     body: Option<Vec<u8>>,
     payload: Option<String>,
+    device_digest: Option<String>,
 }
 
 /// Runs the same transaction body against whichever pool the store holds; the body is a
@@ -252,24 +263,34 @@ macro_rules! in_write_tx {
 pub(crate) use in_write_tx;
 
 impl Store {
-    /// The stored scan, with its upload, for the ingest job.
-    pub async fn scan_for_ingest(&self, scan_id: Uuid) -> Result<Option<StoredScan>, StoreError> {
+    /// The stored scan for the ingest job, with its upload unless `with_upload` is false (the
+    /// job already holds the parsed upload, so the compressed copy need not be read).
+    pub async fn scan_for_ingest(
+        &self,
+        scan_id: Uuid,
+        with_upload: bool,
+    ) -> Result<Option<StoredScan>, StoreError> {
         self.timed("scan_for_ingest", async {
             // PostgreSQL keeps the JSON payload as jsonb; it is read back as text.
             let sql = match self.backend() {
                 BackendKind::Sqlite => {
-                    "SELECT scan_id, device_id, scanned_at, received_at, status, body, \
-                     CASE WHEN payload = 'null' THEN NULL ELSE payload END AS payload \
-                     FROM scans WHERE scan_id = $1"
+                    "SELECT s.scan_id, s.device_id, s.scanned_at, s.received_at, s.status, \
+                     CASE WHEN $2 THEN s.body END AS body, \
+                     CASE WHEN $2 AND s.payload != 'null' THEN s.payload END AS payload, \
+                     d.inventory_digest AS device_digest \
+                     FROM scans s LEFT JOIN devices d ON d.id = s.device_id WHERE s.scan_id = $1"
                 }
                 BackendKind::Postgres => {
-                    "SELECT scan_id, device_id, scanned_at, received_at, status, body, \
-                     CASE WHEN payload = 'null'::jsonb THEN NULL ELSE payload::text END AS payload \
-                     FROM scans WHERE scan_id = $1"
+                    "SELECT s.scan_id, s.device_id, s.scanned_at, s.received_at, s.status, \
+                     CASE WHEN $2 THEN s.body END AS body, \
+                     CASE WHEN $2 AND s.payload != 'null'::jsonb THEN s.payload::text END AS payload, \
+                     d.inventory_digest AS device_digest \
+                     FROM scans s LEFT JOIN devices d ON d.id = s.device_id WHERE s.scan_id = $1"
                 }
             };
             let r: Option<ScanRecord> = crate::store::with_pool!(self, |pool| sqlx::query_as(sql)
                 .bind(scan_id)
+                .bind(with_upload)
                 .fetch_optional(pool)
                 .await?);
             Ok(r.map(|r| StoredScan {
@@ -280,6 +301,7 @@ impl Store {
                 status: r.status,
                 body: r.body,
                 payload: r.payload,
+                device_digest: r.device_digest.unwrap_or_default(),
             }))
         })
         .await
@@ -355,6 +377,12 @@ impl Store {
                         ApplyOutcome::Superseded {
                             newer_scan_at: newer,
                         }
+                    }
+                    (Some(head), Some(_))
+                        if scan.packages_omitted
+                            && (scan.digest.is_empty() || head.inventory_digest != scan.digest) =>
+                    {
+                        ApplyOutcome::InventoryChanged
                     }
                     (Some(head), Some(_)) => {
                         let mut report = ApplyReport::default();

@@ -55,17 +55,17 @@ pub async fn ingest_scan(ctx: JobContext) -> Result<(), JobError> {
 
 /// Applies one stored scan and correlates it; returns a one-line summary.
 pub async fn ingest(store: &Store, scan_id: Uuid, started: Instant) -> Result<String, JobError> {
-    let Some(stored) = store.scan_for_ingest(scan_id).await? else {
+    // The gateway of this process usually parsed the upload moments ago; read and decode the
+    // stored copy only when it did not (`handoff`).
+    let taken = handoff::global().take(scan_id);
+    let hit = if taken.is_some() { "hit" } else { "miss" };
+    metrics::counter!("sentari_ingest_handoff_total", "outcome" => hit).increment(1);
+    let Some(stored) = store.scan_for_ingest(scan_id, taken.is_none()).await? else {
         return Ok("scan no longer exists (device deleted)".into());
     };
     if stored.status != "pending" {
         return Ok(format!("already {}", stored.status));
     }
-    // The gateway of this process usually parsed the upload moments ago; decode the stored
-    // copy only when it did not (`handoff`).
-    let taken = handoff::global().take(scan_id);
-    let outcome = if taken.is_some() { "hit" } else { "miss" };
-    metrics::counter!("sentari_ingest_handoff_total", "outcome" => outcome).increment(1);
     let decoded = match taken {
         Some(upload) => Ok(upload),
         None => {
@@ -86,15 +86,40 @@ pub async fn ingest(store: &Store, scan_id: Uuid, started: Instant) -> Result<St
     let eol_db = eol::current(store).await?;
     let today = time::OffsetDateTime::now_utc().date();
     let device_id = stored.device_id;
-    let apply = tokio::task::spawn_blocking(move || to_apply(device_id, &upload, &eol_db, today))
+    // An unchanged re-scan (the device's digest equals this upload's) is applied without
+    // building its package rows; should the inventory change before the device is locked, the
+    // store writes nothing and the scan is applied again with its packages.
+    let prepare = |with_packages: Option<bool>| {
+        let (upload, eol_db, device_digest) =
+            (upload.clone(), eol_db.clone(), stored.device_digest.clone());
+        tokio::task::spawn_blocking(move || {
+            let digest = digest(&upload);
+            let omit = with_packages.map_or(digest == device_digest, |w| !w);
+            to_apply(device_id, &upload, &eol_db, today, digest, omit)
+        })
+    };
+    let apply = prepare(None)
         .await
         .map_err(|e| JobError::Failed(format!("preparing task failed: {e}")))?;
-    let outcome = store.apply_scan(&apply, started).await?;
+    let mut outcome = store.apply_scan(&apply, started).await?;
+    if outcome == ApplyOutcome::InventoryChanged {
+        let full = prepare(Some(true))
+            .await
+            .map_err(|e| JobError::Failed(format!("preparing task failed: {e}")))?;
+        outcome = store.apply_scan(&full, started).await?;
+    }
+    // Freeing twenty thousand parsed packages is work for a blocking thread.
+    tokio::task::spawn_blocking(move || drop((upload, apply)));
     let report = match outcome {
         ApplyOutcome::Gone => return Ok("device deleted meanwhile".into()),
         ApplyOutcome::AlreadyDone => return Ok("already applied".into()),
         ApplyOutcome::Superseded { newer_scan_at } => {
             return Ok(format!("superseded by the scan of {newer_scan_at}"));
+        }
+        ApplyOutcome::InventoryChanged => {
+            return Err(JobError::Failed(
+                "the device's inventory changed while the scan was applied twice; retrying".into(),
+            ));
         }
         ApplyOutcome::Applied(r) => r,
     };
@@ -166,8 +191,14 @@ pub fn to_apply(
     upload: &ScanUpload,
     eol_db: &sentari_core::eol::EolDb,
     today: time::Date,
+    digest: String,
+    packages_omitted: bool,
 ) -> ApplyScan {
-    let packages: Vec<InventoryPackage> = upload.packages.iter().map(inventory_package).collect();
+    let packages: Vec<InventoryPackage> = if packages_omitted {
+        Vec::new()
+    } else {
+        upload.packages.iter().map(inventory_package).collect()
+    };
     let runtimes: Vec<InventoryRuntime> = upload
         .runtimes
         .iter()
@@ -195,7 +226,6 @@ pub fn to_apply(
         .map(|e| e.to_string())
         .unwrap_or_default();
     let python_version = newest_python(upload);
-    let digest = digest(upload);
     ApplyScan {
         scan_id: upload.scan_id,
         device_id,
@@ -217,6 +247,7 @@ pub fn to_apply(
         runtimes,
         errors,
         digest,
+        packages_omitted,
     }
 }
 
@@ -273,7 +304,7 @@ fn newest_python(upload: &ScanUpload) -> String {
 
 /// A digest of what the package and runtime diff depends on; equal digests mean nothing to
 /// diff. The agent sends its lists sorted, and the digest follows their order.
-fn digest(upload: &ScanUpload) -> String {
+pub fn digest(upload: &ScanUpload) -> String {
     let mut h = Sha256::new();
     let field = |h: &mut Sha256, s: &str| {
         h.update(s.as_bytes());

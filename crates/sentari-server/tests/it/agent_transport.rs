@@ -243,7 +243,7 @@ async fn agent_enrolls_uploads_and_the_ca_key_is_openssl_readable() {
     )
     .await;
     let stored = eventually(Duration::from_secs(20), "the scan applied", || async {
-        let row = s.scan_for_ingest(scans[0].scan_id).await.ok()??;
+        let row = s.scan_for_ingest(scans[0].scan_id, false).await.ok()??;
         (row.status == "applied").then_some(row)
     })
     .await;

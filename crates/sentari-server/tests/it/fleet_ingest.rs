@@ -273,6 +273,56 @@ async fn out_of_order_and_repeated_scans_change_nothing() {
 }
 
 #[tokio::test]
+async fn a_rescan_applied_without_its_packages_never_overwrites_a_changed_inventory() {
+    let db = TestDb::from_env().await;
+    let s = db.store();
+    let d = device(s, "db-2").await;
+    let pkgs = vec![
+        pkg("PyPI", "flask", "3.0.0"),
+        pkg("PyPI", "requests", "2.31.0"),
+    ];
+    let first = upload("db-2", "debian", "12", at(100), pkgs.clone());
+    ingest_upload(s, d, &first).await;
+    // A re-scan of the same inventory whose job saw the device's digest unchanged, while
+    // another scan changed the inventory before the re-scan was applied.
+    let rescan = upload("db-2", "debian", "12", at(400), pkgs);
+    store_upload(s, d, &rescan).await;
+    let other = upload(
+        "db-2",
+        "debian",
+        "12",
+        at(300),
+        vec![pkg("PyPI", "flask", "3.1.0")],
+    );
+    ingest_upload(s, d, &other).await;
+    let today = OffsetDateTime::now_utc().date();
+    let eol = sentari_core::eol::EolDb::new();
+    let stale = ingest::to_apply(d, &rescan, &eol, today, ingest::digest(&first), true);
+    assert!(stale.packages.is_empty());
+    assert_eq!(
+        s.apply_scan(&stale, Instant::now()).await.unwrap(),
+        sentari_store::ApplyOutcome::InventoryChanged
+    );
+    assert_eq!(packages_of(s, d).await, [("flask".into(), "3.1.0".into())]);
+    // The job itself sees the digests differ and applies the re-scan with its packages.
+    let out = ingest::ingest(s, rescan.scan_id, Instant::now())
+        .await
+        .unwrap();
+    assert!(out.contains("packages"), "{out}");
+    assert_eq!(
+        packages_of(s, d).await,
+        [
+            ("flask".into(), "3.0.0".into()),
+            ("requests".into(), "2.31.0".into())
+        ]
+    );
+    // And a further identical re-scan is applied as unchanged, without its packages.
+    let same = upload("db-2", "debian", "12", at(500), first.packages.clone());
+    assert_eq!(ingest_upload(s, d, &same).await, "inventory unchanged");
+    assert_eq!(packages_of(s, d).await.len(), 2);
+}
+
+#[tokio::test]
 async fn correlates_against_the_real_shared_bundles() {
     let db = TestDb::from_env().await;
     let s = db.store();
