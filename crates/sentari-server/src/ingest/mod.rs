@@ -1,7 +1,8 @@
 //! The `ingest_scan` job: applies a stored upload to its device, then correlates what is new.
 //!
 //! The gateway stores each upload (compressed) and enqueues this job in the same transaction.
-//! The job decodes the upload, derives what the store needs (advisory lookup keys through
+//! The job takes the parsed upload from its process's gateway ([`handoff`]) or decodes the
+//! stored one, derives what the store needs (advisory lookup keys through
 //! `sentari-core`, the OS ecosystem from os-release, runtime end-of-life status, a digest of
 //! the inventory), applies it by diff in one transaction, evaluates the package versions the
 //! fleet has never had, and gives the device the findings of its new versions. Every step is
@@ -89,21 +90,21 @@ pub async fn ingest(store: &Store, scan_id: Uuid, started: Instant) -> Result<St
     // An unchanged re-scan (the device's digest equals this upload's) is applied without
     // building its package rows; should the inventory change before the device is locked, the
     // store writes nothing and the scan is applied again with its packages.
-    let prepare = |with_packages: Option<bool>| {
+    let prepare = |force_packages: bool| {
         let (upload, eol_db, device_digest) =
             (upload.clone(), eol_db.clone(), stored.device_digest.clone());
         tokio::task::spawn_blocking(move || {
             let digest = digest(&upload);
-            let omit = with_packages.map_or(digest == device_digest, |w| !w);
+            let omit = !force_packages && digest == device_digest;
             to_apply(device_id, &upload, &eol_db, today, digest, omit)
         })
     };
-    let apply = prepare(None)
+    let apply = prepare(false)
         .await
         .map_err(|e| JobError::Failed(format!("preparing task failed: {e}")))?;
     let mut outcome = store.apply_scan(&apply, started).await?;
     if outcome == ApplyOutcome::InventoryChanged {
-        let full = prepare(Some(true))
+        let full = prepare(true)
             .await
             .map_err(|e| JobError::Failed(format!("preparing task failed: {e}")))?;
         outcome = store.apply_scan(&full, started).await?;
