@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::agent_transport::{
     TOKEN, ca_dir, client, csr_of, identity, register_req, sentari_agent_like_scan, status_of,
 };
-use crate::auth_support::{OWNER, OWNER_PW, call, login, start};
+use crate::auth_support::{OWNER, OWNER_PW, call, create_user, login, start};
 use crate::common::{Env, log_with};
 use crate::web_support::Web;
 
@@ -230,15 +230,7 @@ async fn an_expired_license_makes_the_server_read_only_but_reads_and_scans_go_on
         warnings(&server).await
     );
     let owner = login(&server, OWNER, OWNER_PW).await;
-    let r = call(
-        &server,
-        "POST",
-        "/api/v1/users",
-        Some(&owner),
-        Some(json!({"email": "analyst@example.com", "role": "analyst", "password": "User-Pass-456?"})),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
+    let analyst_pw = create_user(&server, &owner, "analyst@example.com", "analyst").await;
     let agent_url = server.agent.clone().unwrap();
     let ca_pem = ca_dir(&env).join("ca.pem");
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
@@ -320,7 +312,7 @@ async fn an_expired_license_makes_the_server_read_only_but_reads_and_scans_go_on
     // Sign-in and role still come first: 401 anonymous, 403 below the route's role.
     let r = call(&server, "POST", "/api/v1/users", None, Some(json!({}))).await;
     assert_eq!(r.status, 401);
-    let analyst = login(&server, "analyst@example.com", "User-Pass-456?").await;
+    let analyst = login(&server, "analyst@example.com", &analyst_pw).await;
     let r = call(
         &server,
         "POST",
@@ -446,15 +438,7 @@ async fn a_forged_key_is_read_only_and_a_key_near_expiry_only_warns() {
         "{w:?}"
     );
     let owner = login(&server, OWNER, OWNER_PW).await;
-    let r = call(
-        &server,
-        "POST",
-        "/api/v1/users",
-        Some(&owner),
-        Some(json!({"email": "v@example.com", "role": "viewer", "password": "User-Pass-456?"})),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
+    create_user(&server, &owner, "v@example.com", "viewer").await;
     let web = Web::login(&server, OWNER, OWNER_PW).await;
     let page = web.get("/security/cve").await;
     assert!(page.body.contains("License expires soon"), "{}", page.body);
