@@ -140,15 +140,19 @@ pub(crate) fn suppressed_expr(backend: BackendKind, adv: &str, now: &str) -> Str
 
 /// `IN (…)` over the distinct package version ids in the first element of each row of the
 /// JSON array parameter `param`: `[[id, …], …]`. PostgreSQL gets an array, which it probes an
-/// index with (a join against the JSON rows could be planned as a full scan).
+/// index with (a join against the JSON rows could be planned as a full scan). The array is
+/// sorted: when the planner puts the probe inside a nested loop, PostgreSQL 15 sorts the array
+/// again on every rescan of the index, and a sorted array passes that sort's presorted check in
+/// one pass (the correlation fan-out of 5,222 findings of a new 20,000-package device took
+/// 1,145 ms with an unsorted array, 327 ms with a sorted one).
 fn versions_in(backend: BackendKind, param: &str) -> String {
     match backend {
         BackendKind::Sqlite => {
             format!("IN (SELECT CAST(j.value ->> 0 AS BIGINT) FROM json_each({param}) AS j)")
         }
         BackendKind::Postgres => format!(
-            "= ANY(ARRAY(SELECT DISTINCT CAST(j.value ->> 0 AS BIGINT) \
-             FROM jsonb_array_elements({param}) AS j(value)))"
+            "= ANY(ARRAY(SELECT DISTINCT CAST(j.value ->> 0 AS BIGINT) AS v \
+             FROM jsonb_array_elements({param}) AS j(value) ORDER BY v))"
         ),
     }
 }
