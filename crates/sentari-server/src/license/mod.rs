@@ -113,11 +113,6 @@ impl TrustedKeys {
         Ok(TrustedKeys(keys))
     }
 
-    /// Whether no key is trusted.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// Reads `text` and checks its signature against every trusted key.
     pub fn verify(&self, text: &str) -> Result<LicenseClaims, LicenseError> {
         let signed = SignedLicense::parse(text)?;
@@ -172,7 +167,7 @@ impl License {
                     "license {} for {} expired on {}",
                     c.id,
                     c.licensee,
-                    date(c.expires_at)
+                    c.expires_at.date()
                 )
             }),
         }
@@ -192,7 +187,7 @@ impl License {
                     "license_expiring: license {} for {} expires on {} ({} left); the server turns read-only then",
                     c.id,
                     c.licensee,
-                    date(c.expires_at),
+                    c.expires_at.date(),
                     match days_left {
                         0 => "less than a day".to_owned(),
                         1 => "1 day".to_owned(),
@@ -216,16 +211,11 @@ impl License {
                     "license {} for {} valid until {}",
                     c.id,
                     c.licensee,
-                    date(c.expires_at)
+                    c.expires_at.date()
                 ),
             },
         }
     }
-}
-
-fn date(t: OffsetDateTime) -> String {
-    let d = t.date();
-    format!("{}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
 /// Whether a request is a management write, refused in read-only mode.
@@ -273,30 +263,32 @@ pub fn refusal(state: &AppState, method: &Method, path: &str, user: &str) -> Opt
 pub async fn watch(state: AppState, stop: tokio_util::sync::CancellationToken) {
     let license = state.license().clone();
     let mut last = license.warning(OffsetDateTime::now_utc());
-    log_state(&license, last.as_deref());
+    log_state(&license, OffsetDateTime::now_utc());
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(WATCH_INTERVAL) => {}
         }
-        let now = license.warning(OffsetDateTime::now_utc());
-        if now != last {
-            log_state(&license, now.as_deref());
-            last = now;
+        let now = OffsetDateTime::now_utc();
+        let warning = license.warning(now);
+        if warning != last {
+            log_state(&license, now);
+            last = warning;
         }
     }
 }
 
-fn log_state(license: &License, warning: Option<&str>) {
-    let text = license.describe(OffsetDateTime::now_utc());
-    match (license, warning) {
-        (License::Community, _) => tracing::info!("{text}"),
-        (_, Some(w)) if w.starts_with("license_read_only") => {
-            tracing::warn!(target: SECURITY, event = "license_rejected", reason = %text, "license not in force: read-only mode");
-            tracing::warn!("license not in force, the server is read-only: {text}");
-        }
-        (_, Some(w)) => tracing::warn!("{}", w.trim_start_matches("license_expiring: ")),
-        (_, None) => tracing::info!("Startup license validation completed: {text}"),
+fn log_state(license: &License, now: OffsetDateTime) {
+    let text = license.describe(now);
+    if matches!(license, License::Community) {
+        tracing::info!("{text}");
+    } else if license.read_only(now).is_some() {
+        tracing::warn!(target: SECURITY, event = "license_rejected", reason = %text, "license not in force: read-only mode");
+        tracing::warn!("license not in force, the server is read-only: {text}");
+    } else if let Some(w) = license.warning(now) {
+        tracing::warn!("{}", w.trim_start_matches("license_expiring: "));
+    } else {
+        tracing::info!("Startup license validation completed: {text}");
     }
 }
 
@@ -308,13 +300,8 @@ pub fn generate_signing_key() -> Result<(String, String), LicenseError> {
     let der = pair
         .to_pkcs8v1()
         .map_err(|_| LicenseError::SigningKey("encoding failed".into()))?;
-    let body = STANDARD.encode(der.as_ref());
-    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
-    for line in body.as_bytes().chunks(64) {
-        pem.push_str(&String::from_utf8_lossy(line));
-        pem.push('\n');
-    }
-    pem.push_str("-----END PRIVATE KEY-----\n");
+    let pem = pkcs8::der::pem::encode_string("PRIVATE KEY", pkcs8::LineEnding::LF, der.as_ref())
+        .map_err(|e| LicenseError::SigningKey(format!("encoding failed ({e})")))?;
     Ok((pem, STANDARD.encode(pair.public_key().as_ref())))
 }
 
@@ -332,15 +319,14 @@ pub fn public_key_of(signing_key_pem: &str) -> Result<String, LicenseError> {
 }
 
 fn signing_pair(pem: &str) -> Result<Ed25519KeyPair, LicenseError> {
-    let body: String = pem
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    let der = STANDARD
-        .decode(body)
-        .map_err(|_| LicenseError::SigningKey("not a PEM \"PRIVATE KEY\" file".into()))?;
-    Ed25519KeyPair::from_pkcs8(&der)
+    let (label, der) = pkcs8::der::Document::from_pem(pem)
+        .map_err(|e| LicenseError::SigningKey(format!("not a PEM \"PRIVATE KEY\" file ({e})")))?;
+    if label != "PRIVATE KEY" {
+        return Err(LicenseError::SigningKey(format!(
+            "a PEM \"{label}\", not an unencrypted \"PRIVATE KEY\""
+        )));
+    }
+    Ed25519KeyPair::from_pkcs8(der.as_bytes())
         .map_err(|e| LicenseError::SigningKey(format!("not an Ed25519 PKCS#8 key ({e})")))
 }
 
