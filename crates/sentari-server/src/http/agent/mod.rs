@@ -632,9 +632,11 @@ async fn scan(
     // Offered before the job exists, so a worker that claims it at once finds it; the job
     // parses the stored copy when this process runs no worker or the entry was evicted.
     crate::ingest::handoff::global().offer(upload.clone());
-    // Freeing twenty thousand parsed packages is not work for the request's thread (when the
-    // handoff keeps the upload, this drops only a reference).
-    tokio::task::spawn_blocking(move || drop(upload));
+    // Freeing twenty thousand parsed packages is not work for the request's thread; when the
+    // handoff keeps the upload, there is only a reference to drop.
+    if let Some(upload) = std::sync::Arc::into_inner(upload) {
+        tokio::task::spawn_blocking(move || drop(upload));
+    }
     let job = NewJob::new(
         "ingest_scan",
         serde_json::json!({"scan_id": scan_id, "device_id": device.id}),
