@@ -238,6 +238,9 @@ async fn connect_with_retry(config: &Config, url: &str, stop: &CancellationToken
     let opts = StoreOptions {
         max_connections: config.db_max_connections,
         slow_query_threshold: Duration::from_millis(config.slow_query_ms),
+        // Every long-lived role writes (the gateway stores uploads, workers ingest), and
+        // each checkpoints from its own task rather than inside its writers' commits.
+        background_wal_checkpoint: true,
         ..StoreOptions::default()
     };
     let mut delay = Duration::from_millis(500);
@@ -419,6 +422,10 @@ pub async fn run(role: Role, prepared: Prepared) -> Result<(), StartError> {
             }
             state.set_store(store.clone());
             let mut inner = tokio::task::JoinSet::new();
+            inner.spawn(crate::jobs::wal_checkpoint::run(
+                store.clone(),
+                stop.clone(),
+            ));
             inner.spawn(process_heartbeat(
                 store.clone(),
                 process_id.clone(),

@@ -8,6 +8,12 @@
 //! scan are recorded as superseded and never overwrite newer state; applying the same scan
 //! twice changes nothing.
 //!
+//! What can be read before the write transaction is read before it, so that on SQLite (one
+//! writer) it does not hold up the other ingests: the ids of the package versions already
+//! stored (from [`VersionIds`], this process's memory of them, or a read), and the device's
+//! current rows, taken as valid inside the transaction only if the device's last applied scan
+//! is still the one seen before them.
+//!
 //! Bulk rows travel to the database as one JSON array parameter expanded by `json_each`
 //! (SQLite) or `jsonb_array_elements` (PostgreSQL): one statement per bulk step whatever the
 //! scan's size, with the same SQL on both backends apart from that row source.
@@ -185,6 +191,78 @@ pub struct StoredScan {
     pub device_digest: String,
 }
 
+/// The most package version ids [`VersionIds`] remembers before it starts over.
+const VERSION_IDS_CAP: usize = 2_000_000;
+
+/// The ids of package versions this process has seen stored. A `package_versions` row is
+/// never deleted nor re-keyed, so an id read (or written and committed) once stays right for
+/// the life of the database, and a scan whose versions are all known needs no lookup at all.
+/// Only committed ids are added. Bounded: when full it is emptied and refills from lookups.
+#[derive(Default)]
+pub(crate) struct VersionIds(std::sync::Mutex<HashMap<String, i64>>);
+
+impl VersionIds {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        // A panic while holding the lock cannot leave a wrong id behind (inserts are single
+        // map operations), so a poisoned map is still good.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn remember(&self, ids: impl IntoIterator<Item = (String, i64)>) {
+        let mut map = self.lock();
+        for (k, id) in ids {
+            if map.len() >= VERSION_IDS_CAP {
+                map.clear();
+            }
+            map.insert(k, id);
+        }
+    }
+}
+
+/// The identity of a package version as one unambiguous string (each part length-prefixed).
+fn version_key(ecosystem: &str, name: &str, version: &str, source_name: &str) -> String {
+    let mut k = String::with_capacity(
+        ecosystem.len() + name.len() + version.len() + source_name.len() + 16,
+    );
+    for part in [ecosystem, name, version, source_name] {
+        k.push_str(&part.len().to_string());
+        k.push(':');
+        k.push_str(part);
+    }
+    k
+}
+
+fn version_key_of(p: &InventoryPackage) -> String {
+    version_key(&p.ecosystem, &p.name, &p.version, &p.source_name)
+}
+
+/// Looks package versions up by identity; `$1` is a JSON array of
+/// `[ecosystem, name, version, source_name, …]` rows.
+fn version_lookup_sql(backend: BackendKind) -> String {
+    format!(
+        "SELECT pv.id, pv.ecosystem, pv.name, pv.version, pv.source_name \
+         FROM {} JOIN package_versions pv ON pv.ecosystem = j.value ->> 0 \
+         AND pv.name = j.value ->> 1 AND pv.version = j.value ->> 2 \
+         AND pv.source_name = j.value ->> 3",
+        json_rows(backend, "$1")
+    )
+}
+
+/// What [`Store::apply_scan`] read before its transaction.
+struct PriorRead {
+    /// Ids of the scan's versions already stored, by [`version_key`].
+    known: HashMap<String, i64>,
+    /// The device's last applied scan when `current` was read (outer `None`: not read).
+    stamp: Option<Option<Uuid>>,
+    current: Vec<CurrentRow>,
+}
+
+const CURRENT_ROWS_SQL: &str = "SELECT dp.package_version_id, dp.install_path, dp.environment, dp.arch, \
+     dp.env_type, dp.source_version, dp.interpreter_version, dp.purl, dp.origin, \
+     pv.ecosystem, pv.name \
+     FROM device_packages dp JOIN package_versions pv ON pv.id = dp.package_version_id \
+     WHERE dp.device_id = $1";
+
 /// The `FROM` item that expands a JSON array parameter into rows `j.value`.
 pub(crate) fn json_rows(backend: BackendKind, param: &str) -> String {
     match backend {
@@ -223,6 +301,7 @@ struct CurrentRow {
 #[derive(sqlx::FromRow)]
 struct DeviceHead {
     last_scan_at: Option<Ts>,
+    last_scan_id: Option<Uuid>,
     inventory_digest: String,
 }
 
@@ -332,16 +411,29 @@ impl Store {
     ) -> Result<ApplyOutcome, StoreError> {
         let backend = self.backend();
         self.timed("apply_scan", async {
+            let mut prior = if scan.packages_omitted {
+                PriorRead {
+                    known: HashMap::new(),
+                    stamp: None,
+                    current: Vec::new(),
+                }
+            } else {
+                self.prior_read(scan).await?
+            };
+            // Versions this transaction inserted (or found inserted meanwhile), remembered once
+            // it has committed.
+            let mut fresh: Vec<(String, i64)> = Vec::new();
             let now = Ts::now();
             let outcome = in_write_tx!(self, |tx| {
                 // Locks the device row (PostgreSQL) so two ingests of one device serialise;
                 // SQLite's BEGIN IMMEDIATE already holds the only write lock.
                 let lock = match backend {
                     BackendKind::Sqlite => {
-                        "SELECT last_scan_at, inventory_digest FROM devices WHERE id = $1"
+                        "SELECT last_scan_at, last_scan_id, inventory_digest FROM devices WHERE id = $1"
                     }
                     BackendKind::Postgres => {
-                        "SELECT last_scan_at, inventory_digest FROM devices WHERE id = $1 FOR UPDATE"
+                        "SELECT last_scan_at, last_scan_id, inventory_digest FROM devices \
+                         WHERE id = $1 FOR UPDATE"
                     }
                 };
                 let head: Option<DeviceHead> = sqlx::query_as(lock)
@@ -392,17 +484,25 @@ impl Store {
                         if !scan.digest.is_empty() && head.inventory_digest == scan.digest {
                             report.unchanged = true;
                         } else {
-                            let ids = upsert_versions!(&mut *tx, backend, &scan.packages, now);
-                            let current: Vec<CurrentRow> = sqlx::query_as(
-                                "SELECT dp.package_version_id, dp.install_path, dp.environment, dp.arch, \
-                                 dp.env_type, dp.source_version, dp.interpreter_version, dp.purl, dp.origin, \
-                                 pv.ecosystem, pv.name \
-                                 FROM device_packages dp JOIN package_versions pv ON pv.id = dp.package_version_id \
-                                 WHERE dp.device_id = $1",
-                            )
-                            .bind(scan.device_id)
-                            .fetch_all(&mut *tx)
-                            .await?;
+                            let ids = upsert_versions!(
+                                &mut *tx,
+                                backend,
+                                &scan.packages,
+                                &prior.known,
+                                &mut fresh,
+                                now
+                            );
+                            // The rows read before the transaction are the device's rows still
+                            // if no scan was applied to it since (each applied scan sets its
+                            // own id; the stamp was read before the rows).
+                            let current: Vec<CurrentRow> = if prior.stamp == Some(head.last_scan_id) {
+                                std::mem::take(&mut prior.current)
+                            } else {
+                                sqlx::query_as(CURRENT_ROWS_SQL)
+                                    .bind(scan.device_id)
+                                    .fetch_all(&mut *tx)
+                                    .await?
+                            };
                             let mut diff = diff_rows(&scan.packages, &ids, current);
                             apply_diff!(&mut *tx, backend, scan, &mut diff, now);
                             report.added = diff.added.len() as u64;
@@ -563,9 +663,72 @@ impl Store {
                     }
                 }
             });
+            self.inner.version_ids.remember(fresh);
             Ok(outcome)
         })
         .await
+    }
+
+    /// The reads [`Store::apply_scan`] does before taking the write lock: the ids of the
+    /// scan's versions already stored, then the device's last applied scan and its rows.
+    async fn prior_read(&self, scan: &ApplyScan) -> Result<PriorRead, StoreError> {
+        let mut known: HashMap<String, i64> = HashMap::with_capacity(scan.packages.len());
+        let mut misses: Vec<(&str, &str, &str, &str)> = Vec::new();
+        {
+            let cache = self.inner.version_ids.lock();
+            for p in &scan.packages {
+                let k = version_key_of(p);
+                if known.contains_key(&k) {
+                    continue;
+                }
+                match cache.get(&k) {
+                    Some(id) => {
+                        known.insert(k, *id);
+                    }
+                    None => {
+                        known.insert(k, -1);
+                        misses.push((&p.ecosystem, &p.name, &p.version, &p.source_name));
+                    }
+                }
+            }
+        }
+        // Placeholders for the misses are dropped again; the ones found go in for real.
+        known.retain(|_, id| *id >= 0);
+        let sql = version_lookup_sql(self.backend());
+        let mut found: Vec<(String, i64)> = Vec::new();
+        for chunk in misses.chunks(20_000) {
+            let rows: Vec<(i64, String, String, String, String)> = crate::store::with_pool!(
+                self,
+                |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(Json(chunk))
+                    .fetch_all(pool)
+                    .await?
+            );
+            found.extend(
+                rows.into_iter()
+                    .map(|(id, e, n, v, s)| (version_key(&e, &n, &v, &s), id)),
+            );
+        }
+        known.extend(found.iter().cloned());
+        self.inner.version_ids.remember(found);
+        let stamp: Option<Option<Uuid>> = crate::store::with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT last_scan_id FROM devices WHERE id = $1")
+                .bind(scan.device_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        let current: Vec<CurrentRow> = match stamp {
+            Some(_) => crate::store::with_pool!(self, |pool| sqlx::query_as(CURRENT_ROWS_SQL)
+                .bind(scan.device_id)
+                .fetch_all(pool)
+                .await?),
+            None => Vec::new(),
+        };
+        Ok(PriorRead {
+            known,
+            stamp,
+            current,
+        })
     }
 }
 
@@ -596,16 +759,21 @@ macro_rules! bump_device_counts {
 }
 pub(crate) use bump_device_counts;
 
-/// Inserts the scan's distinct package versions that are new and returns the id of every
-/// package's version, index-aligned with `packages`.
+/// Inserts the scan's distinct package versions not in `known` (the ids read before the
+/// transaction) and returns the id of every package's version, index-aligned with `packages`.
+/// The versions it inserted, or found inserted by a concurrent ingest since that read, are
+/// added to `fresh`.
 macro_rules! upsert_versions {
-    ($tx:expr, $backend:expr, $packages:expr, $now:expr) => {{
+    ($tx:expr, $backend:expr, $packages:expr, $known:expr, $fresh:expr, $now:expr) => {{
         let packages: &[InventoryPackage] = $packages;
-        let mut distinct: Vec<(&str, &str, &str, &str, &str, &str, String)> = Vec::new();
-        let mut seen: HashSet<(&str, &str, &str, &str)> = HashSet::new();
+        let known: &HashMap<String, i64> = $known;
+        let fresh: &mut Vec<(String, i64)> = $fresh;
+        let mut missing: Vec<(&str, &str, &str, &str, &str, &str, String)> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for p in packages {
-            if seen.insert((&p.ecosystem, &p.name, &p.version, &p.source_name)) {
-                distinct.push((
+            let k = version_key_of(p);
+            if !known.contains_key(&k) && seen.insert(k) {
+                missing.push((
                     &p.ecosystem,
                     &p.name,
                     &p.version,
@@ -616,14 +784,6 @@ macro_rules! upsert_versions {
                 ));
             }
         }
-        let mut ids: HashMap<(String, String, String, String), i64> = HashMap::new();
-        let select = format!(
-            "SELECT pv.id, pv.ecosystem, pv.name, pv.version, pv.source_name \
-             FROM {} JOIN package_versions pv ON pv.ecosystem = j.value ->> 0 \
-             AND pv.name = j.value ->> 1 AND pv.version = j.value ->> 2 \
-             AND pv.source_name = j.value ->> 3",
-            json_rows($backend, "$1")
-        );
         let insert = format!(
             "INSERT INTO package_versions (ecosystem, name, version, source_name, match_ecosystem, \
              match_name, search_name, status, created_at) \
@@ -634,56 +794,28 @@ macro_rules! upsert_versions {
              ON CONFLICT (ecosystem, name, version, source_name) DO NOTHING",
             json_rows($backend, "$1")
         );
-        // Most versions of a scan are already known once a fleet has reported: look them up
-        // first and insert only the rest (then look those up), rather than attempting an
-        // insert of every version on every scan.
+        let select = version_lookup_sql($backend);
         // Chunks bound the size of one statement's JSON parameter.
-        for chunk in distinct.chunks(20_000) {
+        let mut inserted: HashMap<String, i64> = HashMap::new();
+        for chunk in missing.chunks(20_000) {
+            sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
+                .bind(Json(chunk))
+                .bind($now)
+                .execute(&mut *$tx)
+                .await?;
             let rows: Vec<(i64, String, String, String, String)> =
                 sqlx::query_as(sqlx::AssertSqlSafe(select.as_str()))
                     .bind(Json(chunk))
                     .fetch_all(&mut *$tx)
                     .await?;
             for (id, e, n, v, s) in rows {
-                ids.insert((e, n, v, s), id);
-            }
-            let missing: Vec<_> = chunk
-                .iter()
-                .filter(|d| {
-                    !ids.contains_key(&(
-                        d.0.to_owned(),
-                        d.1.to_owned(),
-                        d.2.to_owned(),
-                        d.3.to_owned(),
-                    ))
-                })
-                .collect();
-            if missing.is_empty() {
-                continue;
-            }
-            sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
-                .bind(Json(&missing))
-                .bind($now)
-                .execute(&mut *$tx)
-                .await?;
-            let rows: Vec<(i64, String, String, String, String)> =
-                sqlx::query_as(sqlx::AssertSqlSafe(select.as_str()))
-                    .bind(Json(&missing))
-                    .fetch_all(&mut *$tx)
-                    .await?;
-            for (id, e, n, v, s) in rows {
-                ids.insert((e, n, v, s), id);
+                inserted.insert(version_key(&e, &n, &v, &s), id);
             }
         }
         let mut out = Vec::with_capacity(packages.len());
         for p in packages {
-            let key = (
-                p.ecosystem.clone(),
-                p.name.clone(),
-                p.version.clone(),
-                p.source_name.clone(),
-            );
-            match ids.get(&key) {
+            let k = version_key_of(p);
+            match known.get(&k).or_else(|| inserted.get(&k)) {
                 Some(id) => out.push(*id),
                 None => {
                     return Err(StoreError::Invalid(format!(
@@ -693,6 +825,7 @@ macro_rules! upsert_versions {
                 }
             }
         }
+        fresh.extend(inserted);
         out
     }};
 }

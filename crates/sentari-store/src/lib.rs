@@ -56,6 +56,7 @@ pub use scans::{NewScan, ScanRow, ScanStored};
 pub use schedules::Schedule;
 pub use sessions::{NewSession, Session};
 pub use store::{
-    BackendKind, MigrationStatus, PERFORMANCE_TARGET, Store, StoreOptions, redact_url,
+    BackendKind, MigrationStatus, PERFORMANCE_TARGET, Store, StoreOptions, WalCheckpoint,
+    redact_url,
 };
 pub use users::{NewUser, User};

@@ -69,6 +69,11 @@ pub struct StoreOptions {
     pub busy_timeout: Duration,
     /// Operations slower than this are logged at warn on [`PERFORMANCE_TARGET`].
     pub slow_query_threshold: Duration,
+    /// SQLite: the process runs [`Store::checkpoint_wal`] in the background, so committing
+    /// writers leave checkpoints to it (they still checkpoint, as a safety net, should the WAL
+    /// reach 256 MiB). Without it each writer checkpoints every 32 MiB of WAL inside its
+    /// commit. Ignored on PostgreSQL.
+    pub background_wal_checkpoint: bool,
 }
 
 impl Default for StoreOptions {
@@ -77,8 +82,20 @@ impl Default for StoreOptions {
             max_connections: 10,
             busy_timeout: Duration::from_secs(5),
             slow_query_threshold: Duration::from_millis(200),
+            background_wal_checkpoint: false,
         }
     }
+}
+
+/// What one WAL checkpoint found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalCheckpoint {
+    /// Another connection was checkpointing at the same time.
+    pub busy: bool,
+    /// Pages (frames) in the log.
+    pub frames: i64,
+    /// Of those, the ones now copied into the database file.
+    pub checkpointed: i64,
 }
 
 /// Where the migrations of a database stand relative to the ones built into this binary.
@@ -119,6 +136,9 @@ pub(crate) struct Inner {
     /// ~10 scans/s. Queueing here first hands the lock over the moment it is released; other
     /// processes (the CLI, separate workers) still meet at SQLite's lock and `busy_timeout`.
     pub(crate) write_turn: Arc<tokio::sync::Mutex<()>>,
+    /// Package version ids already stored, so an ingest looks up only the versions new to
+    /// this process.
+    pub(crate) version_ids: crate::inventory::VersionIds,
 }
 
 /// A handle on the database; cheap to clone (the pool is shared).
@@ -340,7 +360,18 @@ impl Store {
                     // the same index pages scan after scan, and a larger interval copies each
                     // of them into the database once per checkpoint instead of many times
                     // (checkpoints were 12 % of the server's CPU, inside the writers' commits).
-                    .pragma("wal_autocheckpoint", "8192")
+                    // A checkpoint runs inside the commit that crosses the mark, while that
+                    // writer still holds this process's write turn (fsync included), so a
+                    // server checkpoints from a background task instead and keeps this only as
+                    // a far-off safety net.
+                    .pragma(
+                        "wal_autocheckpoint",
+                        if opts.background_wal_checkpoint {
+                            "65536"
+                        } else {
+                            "8192"
+                        },
+                    )
                     .log_statements(log::LevelFilter::Trace)
                     .log_slow_statements(log::LevelFilter::Debug, opts.slow_query_threshold);
                 let pool = SqlitePoolOptions::new()
@@ -373,6 +404,7 @@ impl Store {
                 slow: opts.slow_query_threshold,
                 job_enqueued: tokio::sync::Notify::new(),
                 write_turn: Arc::new(tokio::sync::Mutex::new(())),
+                version_ids: Default::default(),
             }),
         })
     }
@@ -520,6 +552,26 @@ impl Store {
     /// Closes every pooled connection; later calls fail as unavailable.
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await)
+    }
+
+    /// Copies what the SQLite write-ahead log holds into the database file (a passive
+    /// checkpoint: it never waits for, or blocks, readers and writers), so the log can start
+    /// over. `None` on PostgreSQL, which checkpoints by itself.
+    pub async fn checkpoint_wal(&self) -> Result<Option<WalCheckpoint>, StoreError> {
+        match &self.inner.pool {
+            Pool::Sqlite(pool) => {
+                let (busy, frames, checkpointed): (i64, i64, i64) =
+                    sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                        .fetch_one(pool)
+                        .await?;
+                Ok(Some(WalCheckpoint {
+                    busy: busy != 0,
+                    frames,
+                    checkpointed,
+                }))
+            }
+            Pool::Postgres(_) => Ok(None),
+        }
     }
 
     /// This process's turn at SQLite's write lock (see [`Inner::write_turn`]) for a write

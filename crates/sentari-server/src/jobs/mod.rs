@@ -7,6 +7,7 @@
 pub mod advisory_stats;
 pub mod handlers;
 pub mod scheduler;
+pub mod wal_checkpoint;
 pub mod worker;
 
 /// Identifies this process in `jobs.locked_by` and the `processes` table.

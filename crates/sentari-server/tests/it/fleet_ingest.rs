@@ -322,6 +322,74 @@ async fn a_rescan_applied_without_its_packages_never_overwrites_a_changed_invent
     assert_eq!(packages_of(s, d).await.len(), 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_scans_of_one_device_end_with_its_newest_inventory() {
+    // Each ingest reads the device's rows and the version ids before it takes the write lock;
+    // scans of one device applied at the same time must still each diff against the rows as
+    // they are when it writes, so the device ends with exactly its newest inventory.
+    let db = TestDb::from_env().await;
+    let s = db.store();
+    let d = device(s, "race-1").await;
+    let other = device(s, "race-2").await;
+    for round in 0..4_i64 {
+        let uploads: Vec<_> = (0..4_i64)
+            .map(|i| {
+                let n = round * 10 + i;
+                upload(
+                    "race-1",
+                    "debian",
+                    "12",
+                    at(1_000 * round + i),
+                    vec![
+                        pkg("PyPI", "flask", &format!("3.0.{n}")),
+                        pkg("PyPI", &format!("extra-{}", n % 3), "1.0.0"),
+                        pkg("PyPI", "requests", "2.31.0"),
+                    ],
+                )
+            })
+            .collect();
+        for u in &uploads {
+            store_upload(s, d, u).await;
+        }
+        let runs: Vec<_> = uploads
+            .iter()
+            .map(|u| {
+                let (s, id) = (s.clone(), u.scan_id);
+                tokio::spawn(async move { ingest::ingest(&s, id, Instant::now()).await })
+            })
+            .collect();
+        for r in runs {
+            r.await.unwrap().unwrap();
+        }
+        let newest = uploads.last().unwrap();
+        let mut want: Vec<(String, String)> = newest
+            .packages
+            .iter()
+            .map(|p| (p.name.clone(), p.version.clone()))
+            .collect();
+        want.sort();
+        assert_eq!(packages_of(s, d).await, want, "round {round}");
+    }
+    // The other device shares one version; the counts see both devices there and only the
+    // newest scan's versions on the first.
+    scan_debian(
+        s,
+        other,
+        "race-2",
+        0,
+        vec![pkg("PyPI", "requests", "2.31.0")],
+    )
+    .await;
+    assert_eq!(
+        fleet_counts(s).await,
+        [
+            ("extra-0@1.0.0".into(), 1),
+            ("flask@3.0.33".into(), 1),
+            ("requests@2.31.0".into(), 2)
+        ]
+    );
+}
+
 #[tokio::test]
 async fn correlates_against_the_real_shared_bundles() {
     let db = TestDb::from_env().await;
