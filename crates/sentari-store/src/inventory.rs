@@ -250,6 +250,8 @@ fn version_lookup_sql(backend: BackendKind) -> String {
 
 /// What [`Store::apply_scan`] read before its transaction.
 struct PriorRead {
+    /// The [`version_key`] of each package, index-aligned with the scan's packages.
+    keys: Vec<String>,
     /// Ids of the scan's versions already stored, by [`version_key`].
     known: HashMap<String, i64>,
     /// The device's last applied scan when `current` was read (outer `None`: not read).
@@ -413,6 +415,7 @@ impl Store {
         self.timed("apply_scan", async {
             let mut prior = if scan.packages_omitted {
                 PriorRead {
+                    keys: Vec::new(),
                     known: HashMap::new(),
                     stamp: None,
                     current: Vec::new(),
@@ -488,6 +491,7 @@ impl Store {
                                 &mut *tx,
                                 backend,
                                 &scan.packages,
+                                &prior.keys,
                                 &prior.known,
                                 &mut fresh,
                                 now
@@ -672,28 +676,27 @@ impl Store {
     /// The reads [`Store::apply_scan`] does before taking the write lock: the ids of the
     /// scan's versions already stored, then the device's last applied scan and its rows.
     async fn prior_read(&self, scan: &ApplyScan) -> Result<PriorRead, StoreError> {
+        let keys: Vec<String> = scan.packages.iter().map(version_key_of).collect();
         let mut known: HashMap<String, i64> = HashMap::with_capacity(scan.packages.len());
+        let mut missed: HashSet<&str> = HashSet::new();
         let mut misses: Vec<(&str, &str, &str, &str)> = Vec::new();
         {
             let cache = self.inner.version_ids.lock();
-            for p in &scan.packages {
-                let k = version_key_of(p);
-                if known.contains_key(&k) {
+            for (p, k) in scan.packages.iter().zip(&keys) {
+                if known.contains_key(k) || missed.contains(k.as_str()) {
                     continue;
                 }
-                match cache.get(&k) {
+                match cache.get(k) {
                     Some(id) => {
-                        known.insert(k, *id);
+                        known.insert(k.clone(), *id);
                     }
                     None => {
-                        known.insert(k, -1);
+                        missed.insert(k);
                         misses.push((&p.ecosystem, &p.name, &p.version, &p.source_name));
                     }
                 }
             }
         }
-        // Placeholders for the misses are dropped again; the ones found go in for real.
-        known.retain(|_, id| *id >= 0);
         let sql = version_lookup_sql(self.backend());
         let mut found: Vec<(String, i64)> = Vec::new();
         for chunk in misses.chunks(20_000) {
@@ -725,6 +728,7 @@ impl Store {
             None => Vec::new(),
         };
         Ok(PriorRead {
+            keys,
             known,
             stamp,
             current,
@@ -760,19 +764,19 @@ macro_rules! bump_device_counts {
 pub(crate) use bump_device_counts;
 
 /// Inserts the scan's distinct package versions not in `known` (the ids read before the
-/// transaction) and returns the id of every package's version, index-aligned with `packages`.
-/// The versions it inserted, or found inserted by a concurrent ingest since that read, are
+/// transaction) and returns the id of every package's version, index-aligned with `packages`
+/// (and with `keys`, their [`version_key`]s, computed once before the transaction). The versions it inserted, or found inserted by a concurrent ingest since that read, are
 /// added to `fresh`.
 macro_rules! upsert_versions {
-    ($tx:expr, $backend:expr, $packages:expr, $known:expr, $fresh:expr, $now:expr) => {{
+    ($tx:expr, $backend:expr, $packages:expr, $keys:expr, $known:expr, $fresh:expr, $now:expr) => {{
         let packages: &[InventoryPackage] = $packages;
+        let keys: &[String] = $keys;
         let known: &HashMap<String, i64> = $known;
         let fresh: &mut Vec<(String, i64)> = $fresh;
         let mut missing: Vec<(&str, &str, &str, &str, &str, &str, String)> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        for p in packages {
-            let k = version_key_of(p);
-            if !known.contains_key(&k) && seen.insert(k) {
+        let mut seen: HashSet<&str> = HashSet::new();
+        for (p, k) in packages.iter().zip(keys) {
+            if !known.contains_key(k) && seen.insert(k) {
                 missing.push((
                     &p.ecosystem,
                     &p.name,
@@ -813,9 +817,8 @@ macro_rules! upsert_versions {
             }
         }
         let mut out = Vec::with_capacity(packages.len());
-        for p in packages {
-            let k = version_key_of(p);
-            match known.get(&k).or_else(|| inserted.get(&k)) {
+        for (p, k) in packages.iter().zip(keys) {
+            match known.get(k).or_else(|| inserted.get(k)) {
                 Some(id) => out.push(*id),
                 None => {
                     return Err(StoreError::Invalid(format!(
