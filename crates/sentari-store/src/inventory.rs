@@ -343,6 +343,45 @@ macro_rules! in_write_tx {
 }
 pub(crate) use in_write_tx;
 
+/// [`in_write_tx!`] for scan applies: on SQLite the body runs inside a savepoint of a
+/// transaction it may share with the applies queued around it (group commit, see
+/// [`crate::write_turn`]); it evaluates to the body's value once that transaction has
+/// committed. An error in the body rolls back only its own savepoint.
+macro_rules! in_batched_write_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {
+        match &$store.inner.pool {
+            $crate::store::Pool::Sqlite(pool) => {
+                let mut turn = $store.inner.write_turn.acquire_for_apply().await;
+                let open = match turn.take() {
+                    Some(open) => Ok(open),
+                    None => $crate::write_turn::OpenBatch::begin(pool).await,
+                };
+                match open {
+                    // The turn is released by dropping it; nothing was begun.
+                    Err(e) => Err(e)?,
+                    Ok(mut batch) => {
+                        let result: Result<_, StoreError> = async {
+                            let mut $tx = sqlx::Connection::begin(&mut *batch.tx).await?;
+                            let out = $body;
+                            $tx.commit().await?;
+                            Ok(out)
+                        }
+                        .await;
+                        $store.inner.write_turn.finish(turn, batch, result).await?
+                    }
+                }
+            }
+            $crate::store::Pool::Postgres(pool) => {
+                let mut $tx =
+                    $crate::store::BeginWrite::begin_write(pool, &$store.inner.write_turn).await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
 impl Store {
     /// The stored scan for the ingest job, with its upload unless `with_upload` is false (the
     /// job already holds the parsed upload, so the compressed copy need not be read).
@@ -427,7 +466,7 @@ impl Store {
             // it has committed.
             let mut fresh: Vec<(String, i64)> = Vec::new();
             let now = Ts::now();
-            let outcome = in_write_tx!(self, |tx| {
+            let outcome = in_batched_write_tx!(self, |tx| {
                 // Locks the device row (PostgreSQL) so two ingests of one device serialise;
                 // SQLite's BEGIN IMMEDIATE already holds the only write lock.
                 let lock = match backend {

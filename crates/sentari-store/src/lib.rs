@@ -27,6 +27,7 @@ mod settings;
 mod store;
 mod ts;
 mod users;
+mod write_turn;
 
 #[cfg(feature = "testing")]
 pub mod testing;

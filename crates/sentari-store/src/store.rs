@@ -135,7 +135,9 @@ pub(crate) struct Inner {
     /// the lock sat idle between those sleeps and the fleet benchmark's ingest stalled at
     /// ~10 scans/s. Queueing here first hands the lock over the moment it is released; other
     /// processes (the CLI, separate workers) still meet at SQLite's lock and `busy_timeout`.
-    pub(crate) write_turn: Arc<tokio::sync::Mutex<()>>,
+    /// Scan applies share write transactions through it (group commit, see
+    /// [`crate::write_turn`]).
+    pub(crate) write_turn: crate::write_turn::WriteTurn,
     /// Package version ids already stored, so an ingest looks up only the versions new to
     /// this process.
     pub(crate) version_ids: crate::inventory::VersionIds,
@@ -176,7 +178,7 @@ pub(crate) use with_pool;
 /// transaction.
 pub(crate) struct WriteTx<DB: sqlx::Database> {
     tx: Transaction<'static, DB>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _turn: Option<crate::write_turn::TurnGuard>,
 }
 
 impl<DB: sqlx::Database> WriteTx<DB> {
@@ -208,7 +210,7 @@ pub(crate) trait BeginWrite {
     /// `turn` orders this process's SQLite writers (see [`Inner::write_turn`]).
     fn begin_write(
         &self,
-        turn: &Arc<tokio::sync::Mutex<()>>,
+        turn: &crate::write_turn::WriteTurn,
     ) -> impl Future<Output = Result<WriteTx<Self::Db>, sqlx::Error>> + Send;
 }
 
@@ -219,9 +221,9 @@ impl BeginWrite for SqlitePool {
     // committed in between; taking the lock first makes it wait for `busy_timeout` instead.
     async fn begin_write(
         &self,
-        turn: &Arc<tokio::sync::Mutex<()>>,
+        turn: &crate::write_turn::WriteTurn,
     ) -> Result<WriteTx<Sqlite>, sqlx::Error> {
-        let turn = turn.clone().lock_owned().await;
+        let turn = turn.acquire().await;
         let tx = self.begin_with("BEGIN IMMEDIATE").await?;
         Ok(WriteTx {
             tx,
@@ -234,7 +236,7 @@ impl BeginWrite for PgPool {
     type Db = Postgres;
     async fn begin_write(
         &self,
-        _turn: &Arc<tokio::sync::Mutex<()>>,
+        _turn: &crate::write_turn::WriteTurn,
     ) -> Result<WriteTx<Postgres>, sqlx::Error> {
         Ok(WriteTx {
             tx: self.begin().await?,
@@ -403,7 +405,7 @@ impl Store {
                 url: url.to_owned(),
                 slow: opts.slow_query_threshold,
                 job_enqueued: tokio::sync::Notify::new(),
-                write_turn: Arc::new(tokio::sync::Mutex::new(())),
+                write_turn: Default::default(),
                 version_ids: Default::default(),
             }),
         })
@@ -574,11 +576,20 @@ impl Store {
         }
     }
 
+    /// On SQLite, how many scan applies this process has run and how many commits they took
+    /// (applies share commits, see [`crate::write_turn`]); `None` on PostgreSQL.
+    pub fn scan_apply_commits(&self) -> Option<(u64, u64)> {
+        match &self.inner.pool {
+            Pool::Sqlite(_) => Some(self.inner.write_turn.stats()),
+            Pool::Postgres(_) => None,
+        }
+    }
+
     /// This process's turn at SQLite's write lock (see [`Inner::write_turn`]) for a write
     /// outside a transaction, held until the guard drops; nothing on PostgreSQL.
-    pub(crate) async fn sqlite_write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    pub(crate) async fn sqlite_write_turn(&self) -> Option<crate::write_turn::TurnGuard> {
         match &self.inner.pool {
-            Pool::Sqlite(_) => Some(self.inner.write_turn.clone().lock_owned().await),
+            Pool::Sqlite(_) => Some(self.inner.write_turn.acquire().await),
             Pool::Postgres(_) => None,
         }
     }

@@ -58,6 +58,11 @@ async fn render(State(state): State<AppState>) -> (StatusCode, String) {
         }
     }
     if let Some(store) = state.store() {
+        // SQLite scan applies share commits (group commit): their ratio is the batch size.
+        if let Some((applies, commits)) = store.scan_apply_commits() {
+            metrics::gauge!("sentari_sqlite_scan_applies").set(applies as f64);
+            metrics::gauge!("sentari_sqlite_scan_apply_commits").set(commits as f64);
+        }
         fleet_gauges(&state, store).await;
     }
     (StatusCode::OK, handle.render())
