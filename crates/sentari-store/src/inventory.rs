@@ -354,7 +354,12 @@ macro_rules! in_batched_write_tx {
                 let mut turn = $store.inner.write_turn.acquire_for_apply().await;
                 let open = match turn.take() {
                     Some(open) => Ok(open),
-                    None => $crate::write_turn::OpenBatch::begin(pool).await,
+                    None => {
+                        $crate::write_turn::OpenBatch::begin(
+                            $crate::store::WritePool::for_write(pool, &$store.inner.write_turn),
+                        )
+                        .await
+                    }
                 };
                 match open {
                     // The turn is released by dropping it; nothing was begun.

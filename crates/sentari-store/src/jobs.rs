@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::store::{BeginWrite, Pool, Store, with_pool};
+use crate::store::{BeginWrite, Pool, Store, WritePool, with_pool};
 use crate::ts::Ts;
 
 /// The longest delay between two attempts of a failing job.
@@ -621,7 +621,7 @@ impl Store {
                         QueueFilter::One => q.bind(&queues[0]),
                         QueueFilter::Many => q.bind(Json(queues)),
                     };
-                    q.fetch_all(pool).await?
+                    q.fetch_all(pool.for_write(&self.inner.write_turn)).await?
                 }
                 Pool::Postgres(pool) => {
                     let sql = postgres_claim_sql(filter);
@@ -669,7 +669,7 @@ impl Store {
             .bind(worker_id)
             .bind(now.plus(lease))
             .bind(now)
-            .execute(pool)
+            .execute(pool.for_write(&self.inner.write_turn))
             .await?
             .rows_affected());
             Ok(n == 1)
@@ -690,7 +690,7 @@ impl Store {
             .bind(id)
             .bind(worker_id)
             .bind(now)
-            .execute(pool)
+            .execute(pool.for_write(&self.inner.write_turn))
             .await?
             .rows_affected());
             Ok(n == 1)

@@ -204,6 +204,24 @@ impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
     }
 }
 
+/// The pool a write holding this process's write turn runs on: SQLite's single writer
+/// connection (see [`crate::write_turn::WriteTurn`]), or the pool itself.
+pub(crate) trait WritePool {
+    fn for_write<'a>(&'a self, turn: &'a crate::write_turn::WriteTurn) -> &'a Self;
+}
+
+impl WritePool for SqlitePool {
+    fn for_write<'a>(&'a self, turn: &'a crate::write_turn::WriteTurn) -> &'a Self {
+        turn.writer().unwrap_or(self)
+    }
+}
+
+impl WritePool for PgPool {
+    fn for_write<'a>(&'a self, _turn: &'a crate::write_turn::WriteTurn) -> &'a Self {
+        self
+    }
+}
+
 /// Opens a write transaction in the way each backend wants.
 pub(crate) trait BeginWrite {
     type Db: sqlx::Database;
@@ -223,11 +241,11 @@ impl BeginWrite for SqlitePool {
         &self,
         turn: &crate::write_turn::WriteTurn,
     ) -> Result<WriteTx<Sqlite>, sqlx::Error> {
-        let turn = turn.acquire().await;
-        let tx = self.begin_with("BEGIN IMMEDIATE").await?;
+        let guard = turn.acquire().await;
+        let tx = self.for_write(turn).begin_with("BEGIN IMMEDIATE").await?;
         Ok(WriteTx {
             tx,
-            _turn: Some(turn),
+            _turn: Some(guard),
         })
     }
 }
@@ -333,7 +351,7 @@ impl Store {
         // sqlx would log every statement at debug and slow ones at warn on its own target; the
         // store logs slow operations itself on the performance target, so sqlx's copies are
         // demoted to avoid logging the same slow query twice.
-        let (pool, sqlite_path) = match parse_url(url)? {
+        let (pool, sqlite_path, write_turn) = match parse_url(url)? {
             Target::Sqlite(path) => {
                 let connect = SqliteConnectOptions::new()
                     .filename(&path)
@@ -376,11 +394,21 @@ impl Store {
                     )
                     .log_statements(log::LevelFilter::Trace)
                     .log_slow_statements(log::LevelFilter::Debug, opts.slow_query_threshold);
+                // The writer connection (see `WriteTurn`) keeps the pages that every write
+                // touches (the version index, the jobs table) decoded, with a larger cache.
+                let writer = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(ACQUIRE_TIMEOUT.max(opts.busy_timeout))
+                    .connect_lazy_with(connect.clone().pragma("cache_size", "-65536"));
                 let pool = SqlitePoolOptions::new()
                     .max_connections(max)
                     .acquire_timeout(ACQUIRE_TIMEOUT.max(opts.busy_timeout))
                     .connect_lazy_with(connect);
-                (Pool::Sqlite(pool), Some(path))
+                (
+                    Pool::Sqlite(pool),
+                    Some(path),
+                    crate::write_turn::WriteTurn::with_writer(writer),
+                )
             }
             Target::Postgres(connect) => {
                 // The JIT compiles a query once its estimated cost is high, which for this
@@ -395,7 +423,7 @@ impl Store {
                     .max_connections(max)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_lazy_with(connect);
-                (Pool::Postgres(pool), None)
+                (Pool::Postgres(pool), None, Default::default())
             }
         };
         Ok(Store {
@@ -405,7 +433,7 @@ impl Store {
                 url: url.to_owned(),
                 slow: opts.slow_query_threshold,
                 job_enqueued: tokio::sync::Notify::new(),
-                write_turn: Default::default(),
+                write_turn,
                 version_ids: Default::default(),
             }),
         })
@@ -553,6 +581,9 @@ impl Store {
 
     /// Closes every pooled connection; later calls fail as unavailable.
     pub async fn close(&self) {
+        if let Some(writer) = self.inner.write_turn.writer() {
+            writer.close().await;
+        }
         with_pool!(self, |pool| pool.close().await)
     }
 

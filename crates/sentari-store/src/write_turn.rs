@@ -93,9 +93,27 @@ pub(crate) struct WriteTurn {
     /// Scan applies run and batches committed, for [`WriteTurn::stats`].
     applies: AtomicU64,
     commits: AtomicU64,
+    /// The one connection the turn's writes run on (SQLite). SQLite empties a connection's
+    /// page cache whenever another connection has written, so writes spread over the pool each
+    /// started cold and re-read the index pages the previous write had just modified; with one
+    /// writer connection they stay in its cache.
+    writer: Option<SqlitePool>,
 }
 
 impl WriteTurn {
+    /// A turn whose writes run on `writer`, a pool of one connection.
+    pub(crate) fn with_writer(writer: SqlitePool) -> WriteTurn {
+        WriteTurn {
+            writer: Some(writer),
+            ..WriteTurn::default()
+        }
+    }
+
+    /// The writer connection's pool, if the turn has one.
+    pub(crate) fn writer(&self) -> Option<&SqlitePool> {
+        self.writer.as_ref()
+    }
+
     /// Scan applies run and the commits they took, since the process started: their ratio
     /// is the average batch size.
     pub(crate) fn stats(&self) -> (u64, u64) {
