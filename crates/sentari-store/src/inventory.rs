@@ -364,9 +364,10 @@ macro_rules! in_batched_write_tx {
                 let open = match turn.take() {
                     Some(open) => Ok(open),
                     None => {
-                        $crate::write_turn::OpenBatch::begin(
-                            $crate::store::WritePool::for_write(pool, &$store.inner.write_turn),
-                        )
+                        $crate::write_turn::OpenBatch::begin($crate::store::WritePool::for_write(
+                            pool,
+                            &$store.inner.write_turn,
+                        ))
                         .await
                     }
                 };
@@ -768,7 +769,10 @@ impl Store {
                 }
             };
             let rows: Vec<(i64, String, String)> = crate::store::with_pool!(self, |pool| {
-                sqlx::query_as(sql).bind(Json(&others)).fetch_all(pool).await?
+                sqlx::query_as(sql)
+                    .bind(Json(&others))
+                    .fetch_all(pool)
+                    .await?
             });
             names.extend(rows.into_iter().map(|(id, e, n)| (id, (e, n))));
         }

@@ -68,10 +68,9 @@ impl OpenBatch {
             ok = result.is_ok(),
             "committed a batch of scan applies"
         );
-        let shared = result
-            .as_ref()
-            .map(|_| ())
-            .map_err(|e| format!("the write batch this scan was applied in could not be committed: {e}"));
+        let shared = result.as_ref().map(|_| ()).map_err(|e| {
+            format!("the write batch this scan was applied in could not be committed: {e}")
+        });
         for w in self.waiters {
             // An apply that stopped waiting (its task was cancelled) has nothing to hear.
             let _ = w.send(shared.clone());
@@ -222,7 +221,12 @@ mod tests {
 
     /// One apply as `in_batched_write_tx!` runs it: a savepoint inserting `x`, failing after
     /// the insert when `fail` is set.
-    async fn apply(turn: &WriteTurn, pool: &SqlitePool, x: i64, fail: bool) -> Result<i64, StoreError> {
+    async fn apply(
+        turn: &WriteTurn,
+        pool: &SqlitePool,
+        x: i64,
+        fail: bool,
+    ) -> Result<i64, StoreError> {
         let mut guard = turn.acquire_for_apply().await;
         let mut batch = match guard.take() {
             Some(b) => b,
@@ -230,7 +234,10 @@ mod tests {
         };
         let result: Result<i64, StoreError> = async {
             let mut sp = sqlx::Connection::begin(&mut *batch.tx).await?;
-            sqlx::query("INSERT INTO t (x) VALUES ($1)").bind(x).execute(&mut *sp).await?;
+            sqlx::query("INSERT INTO t (x) VALUES ($1)")
+                .bind(x)
+                .execute(&mut *sp)
+                .await?;
             if fail {
                 return Err(StoreError::Invalid("this apply fails".into()));
             }
@@ -242,7 +249,10 @@ mod tests {
     }
 
     async fn rows(pool: &SqlitePool) -> Vec<i64> {
-        sqlx::query_scalar("SELECT x FROM t ORDER BY x").fetch_all(pool).await.unwrap()
+        sqlx::query_scalar("SELECT x FROM t ORDER BY x")
+            .fetch_all(pool)
+            .await
+            .unwrap()
     }
 
     async fn until_queued(turn: &WriteTurn, n: usize) {
@@ -274,10 +284,17 @@ mod tests {
         assert_eq!(results[0].as_ref().unwrap(), &1);
         assert!(matches!(results[1], Err(StoreError::Invalid(_))));
         assert_eq!(results[2].as_ref().unwrap(), &3);
-        assert_eq!(rows(&pool).await, vec![1, 3], "the failed apply's row is rolled back alone");
+        assert_eq!(
+            rows(&pool).await,
+            vec![1, 3],
+            "the failed apply's row is rolled back alone"
+        );
         let (applies, commits) = turn.stats();
         assert_eq!(applies, 3);
-        assert!(commits < 3, "the applies shared a commit ({commits} commits)");
+        assert!(
+            commits < 3,
+            "the applies shared a commit ({commits} commits)"
+        );
     }
 
     #[tokio::test]
@@ -301,7 +318,10 @@ mod tests {
                 // and this writer can take SQLite's write lock.
                 let seen = rows(&pool).await;
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
-                sqlx::query("INSERT INTO t (x) VALUES (2)").execute(&mut *tx).await.unwrap();
+                sqlx::query("INSERT INTO t (x) VALUES (2)")
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
                 tx.commit().await.unwrap();
                 seen
             })
