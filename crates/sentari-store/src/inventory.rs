@@ -372,8 +372,8 @@ macro_rules! in_batched_write_tx {
                     }
                 };
                 match open {
-                    // The turn is released by dropping it; nothing was begun.
-                    Err(e) => Err(e)?,
+                    // Nothing was begun; the turn is released as it drops.
+                    Err(e) => return Err(e),
                     Ok(mut batch) => {
                         let result: Result<_, StoreError> = async {
                             let mut $tx = sqlx::Connection::begin(&mut *batch.tx).await?;
