@@ -334,23 +334,27 @@ macro_rules! in_write_tx {
     ($store:expr, |$tx:ident| $body:expr) => {
         match &$store.inner.pool {
             $crate::store::Pool::Sqlite(pool) => {
-                let mut $tx =
-                    $crate::store::BeginWrite::begin_write(pool, &$store.inner.write_turn).await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
+                $crate::inventory::write_tx_on!(pool, $store, |$tx| $body)
             }
             $crate::store::Pool::Postgres(pool) => {
-                let mut $tx =
-                    $crate::store::BeginWrite::begin_write(pool, &$store.inner.write_turn).await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
+                $crate::inventory::write_tx_on!(pool, $store, |$tx| $body)
             }
         }
     };
 }
 pub(crate) use in_write_tx;
+
+/// One write transaction on `pool` (either backend), committed after `body`.
+macro_rules! write_tx_on {
+    ($pool:expr, $store:expr, |$tx:ident| $body:expr) => {{
+        let mut $tx =
+            $crate::store::BeginWrite::begin_write($pool, &$store.inner.write_turn).await?;
+        let out = $body;
+        $tx.commit().await?;
+        out
+    }};
+}
+pub(crate) use write_tx_on;
 
 /// [`in_write_tx!`] for scan applies: on SQLite the body runs inside a savepoint of a
 /// transaction it may share with the applies queued around it (group commit, see
@@ -387,11 +391,7 @@ macro_rules! in_batched_write_tx {
                 }
             }
             $crate::store::Pool::Postgres(pool) => {
-                let mut $tx =
-                    $crate::store::BeginWrite::begin_write(pool, &$store.inner.write_turn).await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
+                $crate::inventory::write_tx_on!(pool, $store, |$tx| $body)
             }
         }
     };
