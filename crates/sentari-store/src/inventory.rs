@@ -359,36 +359,18 @@ pub(crate) use write_tx_on;
 /// [`in_write_tx!`] for scan applies: on SQLite the body runs inside a savepoint of a
 /// transaction it may share with the applies queued around it (group commit, see
 /// [`crate::write_turn`]); it evaluates to the body's value once that transaction has
-/// committed. An error in the body rolls back only its own savepoint.
+/// committed ([`crate::write_turn::WriteTurn::apply`]). An error in the body rolls back only
+/// its own savepoint.
 macro_rules! in_batched_write_tx {
     ($store:expr, |$tx:ident| $body:expr) => {
         match &$store.inner.pool {
             $crate::store::Pool::Sqlite(pool) => {
-                let mut turn = $store.inner.write_turn.acquire_for_apply().await;
-                let open = match turn.take() {
-                    Some(open) => Ok(open),
-                    None => {
-                        $crate::write_turn::OpenBatch::begin($crate::store::WritePool::for_write(
-                            pool,
-                            &$store.inner.write_turn,
-                        ))
-                        .await
-                    }
-                };
-                match open {
-                    // Nothing was begun; the turn is released as it drops.
-                    Err(e) => return Err(e),
-                    Ok(mut batch) => {
-                        let result: Result<_, StoreError> = async {
-                            let mut $tx = sqlx::Connection::begin(&mut *batch.tx).await?;
-                            let out = $body;
-                            $tx.commit().await?;
-                            Ok(out)
-                        }
-                        .await;
-                        $store.inner.write_turn.finish(turn, batch, result).await?
-                    }
-                }
+                let pool = $crate::store::WritePool::for_write(pool, &$store.inner.write_turn);
+                $store
+                    .inner
+                    .write_turn
+                    .apply(pool, async |$tx: &mut sqlx::SqliteConnection| Ok($body))
+                    .await?
             }
             $crate::store::Pool::Postgres(pool) => {
                 $crate::inventory::write_tx_on!(pool, $store, |$tx| $body)
@@ -741,21 +723,22 @@ impl Store {
         if current.is_empty() {
             return Ok(true);
         }
-        let mut names: HashMap<i64, (String, String)> = HashMap::with_capacity(scan.packages.len());
+        // The scan's package of each version it still has.
+        let mut in_scan: HashMap<i64, &InventoryPackage> =
+            HashMap::with_capacity(scan.packages.len());
         for (p, k) in scan.packages.iter().zip(keys) {
             if let Some(id) = known.get(k) {
-                names
-                    .entry(*id)
-                    .or_insert_with(|| (p.ecosystem.clone(), p.name.clone()));
+                in_scan.entry(*id).or_insert(p);
             }
         }
         let mut others: Vec<i64> = current
             .iter()
             .map(|r| r.package_version_id)
-            .filter(|id| !names.contains_key(id))
+            .filter(|id| !in_scan.contains_key(id))
             .collect();
         others.sort_unstable();
         others.dedup();
+        let mut dropped: HashMap<i64, (String, String)> = HashMap::new();
         if !others.is_empty() {
             let sql = match self.backend() {
                 BackendKind::Sqlite => {
@@ -774,20 +757,22 @@ impl Store {
                     .fetch_all(pool)
                     .await?
             });
-            names.extend(rows.into_iter().map(|(id, e, n)| (id, (e, n))));
+            dropped.extend(rows.into_iter().map(|(id, e, n)| (id, (e, n))));
         }
         for r in current.iter_mut() {
-            match names.get(&r.package_version_id) {
-                Some((e, n)) => {
-                    r.ecosystem.clone_from(e);
-                    r.name.clone_from(n);
-                }
-                None => return Ok(false),
-            }
+            let (e, n) = match (
+                in_scan.get(&r.package_version_id),
+                dropped.get(&r.package_version_id),
+            ) {
+                (Some(p), _) => (&p.ecosystem, &p.name),
+                (None, Some((e, n))) => (e, n),
+                (None, None) => return Ok(false),
+            };
+            r.ecosystem.clone_from(e);
+            r.name.clone_from(n);
         }
         Ok(true)
     }
-
     /// The reads [`Store::apply_scan`] does before taking the write lock: the ids of the
     /// scan's versions already stored, then the device's last applied scan and its rows.
     async fn prior_read(&self, scan: &ApplyScan) -> Result<PriorRead, StoreError> {
@@ -829,13 +814,12 @@ impl Store {
         }
         known.extend(found.iter().cloned());
         self.inner.version_ids.remember(found);
-        let stamp: Option<Option<Uuid>> = crate::store::with_pool!(self, |pool| {
+        let mut stamp: Option<Option<Uuid>> = crate::store::with_pool!(self, |pool| {
             sqlx::query_scalar("SELECT last_scan_id FROM devices WHERE id = $1")
                 .bind(scan.device_id)
                 .fetch_optional(pool)
                 .await?
         });
-        let mut stamp = stamp;
         let mut current: Vec<CurrentRow> = match stamp {
             Some(_) => crate::store::with_pool!(self, |pool| sqlx::query_as(CURRENT_ROWS_BARE_SQL)
                 .bind(scan.device_id)

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::sqlite::SqlitePool;
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 
@@ -39,7 +39,7 @@ const PARKED_WAIT: Duration = Duration::from_millis(200);
 
 /// A write transaction left open for the next scan apply, with the applies waiting for it.
 pub(crate) struct OpenBatch {
-    pub(crate) tx: Transaction<'static, Sqlite>,
+    tx: Transaction<'static, Sqlite>,
     waiters: Vec<oneshot::Sender<Result<(), String>>>,
     started: Instant,
     applies: usize,
@@ -48,7 +48,7 @@ pub(crate) struct OpenBatch {
 impl OpenBatch {
     /// Begins a batch: `BEGIN IMMEDIATE` takes SQLite's write lock up front (a deferred
     /// transaction that reads first could fail with SQLITE_BUSY without waiting).
-    pub(crate) async fn begin(pool: &SqlitePool) -> Result<OpenBatch, StoreError> {
+    async fn begin(pool: &SqlitePool) -> Result<OpenBatch, StoreError> {
         Ok(OpenBatch {
             tx: pool.begin_with("BEGIN IMMEDIATE").await?,
             waiters: Vec::new(),
@@ -143,15 +143,35 @@ impl WriteTurn {
         guard
     }
 
-    /// Takes the turn for a scan apply, which continues an open batch when there is one.
-    pub(crate) async fn acquire_for_apply(&self) -> TurnGuard {
-        self.lock().await
+    /// Runs one scan apply: takes the turn, continues the open batch or begins one on `pool`,
+    /// runs `body` in a savepoint of it, then keeps the batch open for the next queued writer
+    /// or commits it. Returns the body's result once its batch has committed; a failing body
+    /// rolls back only its own savepoint.
+    pub(crate) async fn apply<T>(
+        &self,
+        pool: &SqlitePool,
+        body: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut turn = self.lock().await;
+        let mut batch = match turn.take() {
+            Some(open) => open,
+            // Nothing was begun; the turn is released as it drops.
+            None => OpenBatch::begin(pool).await?,
+        };
+        let result = async {
+            let mut savepoint = sqlx::Connection::begin(&mut *batch.tx).await?;
+            let out = body(&mut savepoint).await?;
+            savepoint.commit().await?;
+            Ok(out)
+        }
+        .await;
+        self.finish(turn, batch, result).await
     }
 
     /// Ends one apply's part in `batch` (its savepoint is already released or rolled back):
     /// keeps the batch open for the next queued writer, or commits it. Returns the apply's
     /// result once its batch has committed.
-    pub(crate) async fn finish<T>(
+    async fn finish<T>(
         &self,
         mut turn: TurnGuard,
         mut batch: OpenBatch,
@@ -219,33 +239,24 @@ mod tests {
         pool
     }
 
-    /// One apply as `in_batched_write_tx!` runs it: a savepoint inserting `x`, failing after
-    /// the insert when `fail` is set.
+    /// One apply inserting `x`, failing after the insert when `fail` is set.
     async fn apply(
         turn: &WriteTurn,
         pool: &SqlitePool,
         x: i64,
         fail: bool,
     ) -> Result<i64, StoreError> {
-        let mut guard = turn.acquire_for_apply().await;
-        let mut batch = match guard.take() {
-            Some(b) => b,
-            None => OpenBatch::begin(pool).await?,
-        };
-        let result: Result<i64, StoreError> = async {
-            let mut sp = sqlx::Connection::begin(&mut *batch.tx).await?;
+        turn.apply(pool, async |conn: &mut SqliteConnection| {
             sqlx::query("INSERT INTO t (x) VALUES ($1)")
                 .bind(x)
-                .execute(&mut *sp)
+                .execute(&mut *conn)
                 .await?;
             if fail {
                 return Err(StoreError::Invalid("this apply fails".into()));
             }
-            sp.commit().await?;
             Ok(x)
-        }
-        .await;
-        turn.finish(guard, batch, result).await
+        })
+        .await
     }
 
     async fn rows(pool: &SqlitePool) -> Vec<i64> {
