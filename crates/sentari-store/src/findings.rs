@@ -214,22 +214,52 @@ macro_rules! refresh_counts {
 }
 pub(crate) use refresh_counts;
 
-/// The statement that gives devices open findings (and reopens ones they had resolved):
-/// `source` is the `FROM … WHERE …` that yields `dp` (device package), `f` (finding), `d`
-/// (device) and `pv` (package version); `$2` is the current time.
-pub(crate) fn insert_device_findings(backend: BackendKind, source: &str) -> String {
+/// How the statement of [`insert_device_findings`] meets device findings that exist already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExistingRows {
+    /// A device may have the finding already, open or resolved: a resolved one is reopened.
+    Reopen,
+    /// The findings are new, so no device has a row for them yet. The statement then skips the
+    /// update clause, which made every row cost a fifth more on SQLite (fanning out one
+    /// million device findings: 7.1–7.9 s against 8.5–10.9 s).
+    None,
+}
+
+/// The statement that gives devices open findings (and, with [`ExistingRows::Reopen`],
+/// reopens ones they had resolved): `source` is the `FROM … WHERE …` that yields `dp` (device
+/// package), `f` (finding), `d` (device) and `pv` (package version); `$2` is the current time.
+///
+/// A device that has a version at several paths yields its findings once per path. The
+/// repeats are left to the conflict clause, where they meet the row just opened and change
+/// nothing: a `DISTINCT` sorted every row of the statement in a temporary b-tree that spilled
+/// to disk (on SQLite, fanning out one million device findings took 15.8–19.3 s with it,
+/// 10.8 s without). Only PostgreSQL's `ON CONFLICT DO UPDATE` keeps the `DISTINCT`: it
+/// refuses to meet a row that the same statement inserted.
+pub(crate) fn insert_device_findings(
+    backend: BackendKind,
+    source: &str,
+    existing: ExistingRows,
+) -> String {
+    let (distinct, conflict) = match (existing, backend) {
+        (ExistingRows::None, _) => ("", "DO NOTHING"),
+        (ExistingRows::Reopen, BackendKind::Sqlite) => ("", REOPEN),
+        (ExistingRows::Reopen, BackendKind::Postgres) => ("DISTINCT ", REOPEN),
+    };
     format!(
         "INSERT INTO device_findings (device_id, package_version_id, advisory_id, \
          severity_rating, suppressed, detected_at) \
-         SELECT DISTINCT dp.device_id, f.package_version_id, f.advisory_id, f.severity_rating, \
+         SELECT {distinct}dp.device_id, f.package_version_id, f.advisory_id, f.severity_rating, \
          {sup}, $2 FROM {source} \
-         ON CONFLICT (device_id, package_version_id, advisory_id) DO UPDATE SET \
-         resolved_at = NULL, resolution = NULL, detected_at = excluded.detected_at, \
-         severity_rating = excluded.severity_rating, suppressed = excluded.suppressed \
-         WHERE device_findings.resolved_at IS NOT NULL",
+         ON CONFLICT (device_id, package_version_id, advisory_id) {conflict}",
         sup = suppressed_expr(backend, "f.advisory_id", "$2"),
     )
 }
+
+/// The conflict clause that reopens a device finding the device had resolved.
+const REOPEN: &str = "DO UPDATE SET \
+    resolved_at = NULL, resolution = NULL, detected_at = excluded.detected_at, \
+    severity_rating = excluded.severity_rating, suppressed = excluded.suppressed \
+    WHERE device_findings.resolved_at IS NOT NULL";
 
 /// Gives a device the open findings of its package versions among `versions` (a JSON list of
 /// ids), reopening ones it had resolved; evaluates to the number of rows written. The caller
@@ -248,6 +278,7 @@ macro_rules! fan_out_findings {
                  AND dp.package_version_id IN (SELECT CAST(j.value AS BIGINT) FROM {})",
                 $crate::inventory::json_rows($backend, "$3")
             ),
+            $crate::findings::ExistingRows::Reopen,
         );
         sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind($device_id)
@@ -376,6 +407,10 @@ impl Store {
             let now = Ts::now();
             let mut changes = EvaluationChanges::default();
             in_write_tx!(self, |tx| {
+                // The devices whose findings changed, for the counters. They are refreshed once
+                // after the last chunk: a refresh reads all of a device's open findings, and a feed
+                // import touches most devices in every chunk.
+                let mut touched: BTreeSet<Uuid> = BTreeSet::new();
                 for chunk in evals.chunks(5_000) {
                     // One statement per status (there are three) rather than a per-row lookup.
                     let mut by_status: HashMap<&str, Vec<i64>> = HashMap::new();
@@ -414,7 +449,10 @@ impl Store {
                         .map(|f| ((f.package_version_id, f.advisory_id.as_str()), f))
                         .collect();
                     let mut upserts = Vec::new();
-                    let mut fan_out: Vec<(i64, &str)> = Vec::new();
+                    // Findings new to the fleet, which no device has a row for, and findings
+                    // reopened, which devices may have resolved rows for.
+                    let mut fan_new: Vec<(i64, &str)> = Vec::new();
+                    let mut fan_reopen: Vec<(i64, &str)> = Vec::new();
                     let mut severity_changed: Vec<(i64, &str, &str)> = Vec::new();
                     let mut matched: HashSet<(i64, &str)> = HashSet::new();
                     for e in chunk {
@@ -435,12 +473,12 @@ impl Store {
                                 None => {
                                     changes.new_findings += 1;
                                     upserts.push((e.package_version_id, f));
-                                    fan_out.push(key);
+                                    fan_new.push(key);
                                 }
                                 Some(old) if old.resolved => {
                                     changes.reopened += 1;
                                     upserts.push((e.package_version_id, f));
-                                    fan_out.push(key);
+                                    fan_reopen.push(key);
                                 }
                                 Some(old) => {
                                     let differs = old.severity_rating != f.severity_rating
@@ -527,8 +565,10 @@ impl Store {
                             .await?;
                     }
                     // Propagation to devices, collecting the devices touched for the counters.
-                    let mut touched: BTreeSet<Uuid> = BTreeSet::new();
-                    if !fan_out.is_empty() {
+                    for (fan_out, existing) in [(&fan_new, ExistingRows::None), (&fan_reopen, ExistingRows::Reopen)] {
+                        if fan_out.is_empty() {
+                            continue;
+                        }
                         // The versions are looked up in device_packages by index, one probe per
                         // distinct version. Joined to the JSON rows instead, PostgreSQL's
                         // estimate (a version's average device count times a guessed row count)
@@ -539,7 +579,7 @@ impl Store {
                             versions_in(backend, "$1")
                         );
                         let devs: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
-                            .bind(Json(&fan_out))
+                            .bind(Json(fan_out))
                             .fetch_all(&mut *tx)
                             .await?;
                         touched.extend(devs);
@@ -556,9 +596,10 @@ impl Store {
                                 rows = json_rows(backend, "$1"),
                                 versions = and_versions(backend, "dp.package_version_id", "$1"),
                             ),
+                            existing,
                         );
                         sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                            .bind(Json(&fan_out))
+                            .bind(Json(fan_out))
                             .bind(now)
                             .execute(&mut *tx)
                             .await?;
@@ -620,10 +661,10 @@ impl Store {
                             .execute(&mut *tx)
                             .await?;
                     }
-                    changes.devices += touched.len() as u64;
-                    let touched: Vec<Uuid> = touched.into_iter().collect();
-                    refresh_counts!(&mut *tx, backend, Some(&touched[..]));
                 }
+                changes.devices = touched.len() as u64;
+                let touched: Vec<Uuid> = touched.into_iter().collect();
+                refresh_counts!(&mut *tx, backend, Some(&touched[..]));
             });
             Ok(changes)
         })

@@ -773,6 +773,84 @@ async fn feed_reimport_touches_only_changed_keys_and_withdrawal_resolves() {
     assert_eq!(rows[0].resolution.as_deref(), Some("advisory_withdrawn"));
 }
 
+/// A device that has one version at two paths has one finding of it, whichever path gives it
+/// the finding: its scan (a known finding), a feed import (a new finding) or an advisory that
+/// comes back after its withdrawal (a reopened finding); its counters follow each step.
+#[tokio::test]
+async fn one_device_finding_per_version_at_several_paths_through_every_fan_out() {
+    let db = TestDb::from_env().await;
+    let s = db.store();
+    let dir = tempfile::tempdir().unwrap();
+    let alpha = record(
+        "TEST-1",
+        "2026-01-01T00:00:00Z",
+        "PyPI",
+        "alpha",
+        "0",
+        "2.0",
+    );
+    let beta = record("TEST-2", "2026-01-01T00:00:00Z", "PyPI", "beta", "0", "2.0");
+    let v1 = ndjson(dir.path(), "v1.ndjson", std::slice::from_ref(&alpha));
+    import_bundle(s, &v1, "test", None).await.unwrap();
+    let d = device(s, "twin").await;
+    let at_two_paths = |name: &str| {
+        let mut other = pkg("PyPI", name, "1.0");
+        other.install_path = "/opt/app/venv/lib/python3.11/site-packages".into();
+        [pkg("PyPI", name, "1.0"), other]
+    };
+    let packages: Vec<_> = at_two_paths("alpha")
+        .into_iter()
+        .chain(at_two_paths("beta"))
+        .collect();
+    scan_debian(s, d, "twin", 0, packages).await;
+    // The rows of the device's open findings (one per version and advisory) and its counters.
+    let state = || async {
+        let (rows, total) = s
+            .list_findings(
+                &FindingFilter {
+                    device_id: Some(d),
+                    resolved: Some(false),
+                    suppressed: Some(false),
+                    ..FindingFilter::default()
+                },
+                None,
+                ALL,
+            )
+            .await
+            .unwrap();
+        assert_eq!(total as usize, rows.len());
+        let mut ids: Vec<String> = rows.into_iter().map(|f| f.advisory_id).collect();
+        ids.sort();
+        let counts = s
+            .fleet_device(d, OffsetDateTime::now_utc() - time::Duration::days(1))
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .findings;
+        (ids, counts.critical)
+    };
+    assert_eq!(state().await, (vec!["TEST-1".to_owned()], 1));
+    // A new advisory reaches the device by the import's fan-out of new findings.
+    let v2 = ndjson(dir.path(), "v2.ndjson", &[alpha.clone(), beta.clone()]);
+    let second = import_bundle(s, &v2, "test", None).await.unwrap();
+    assert_eq!(second.findings_new, 1);
+    assert_eq!(state().await, (vec!["TEST-1".into(), "TEST-2".into()], 2));
+    // Withdrawn, then published again: the finding is reopened for the device.
+    let mut withdrawn = beta.clone();
+    withdrawn["modified"] = serde_json::json!("2026-02-01T00:00:00Z");
+    withdrawn["withdrawn"] = serde_json::json!("2026-02-01T00:00:00Z");
+    let v3 = ndjson(dir.path(), "v3.ndjson", &[withdrawn]);
+    import_bundle(s, &v3, "test", None).await.unwrap();
+    assert_eq!(state().await, (vec!["TEST-1".to_owned()], 1));
+    let mut back = beta;
+    back["modified"] = serde_json::json!("2026-03-01T00:00:00Z");
+    let v4 = ndjson(dir.path(), "v4.ndjson", &[back]);
+    let fourth = import_bundle(s, &v4, "test", None).await.unwrap();
+    assert_eq!(fourth.findings_new, 1);
+    assert_eq!(state().await, (vec!["TEST-1".into(), "TEST-2".into()], 2));
+}
+
 #[tokio::test]
 async fn suppressions_hide_findings_until_they_expire() {
     let db = TestDb::from_env().await;
