@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use crate::fleet_support::*;
+use sentari_proto::fleet::FindingRow;
 use sentari_server::feeds::osv_import::import_bundle;
 use sentari_server::ingest;
 use sentari_store::testing::TestDb;
@@ -27,8 +28,9 @@ async fn packages_of(store: &Store, device: Uuid) -> Vec<(String, String)> {
     rows.into_iter().map(|p| (p.name, p.version)).collect()
 }
 
-async fn advisories_of(store: &Store, device: Uuid) -> Vec<String> {
-    let (rows, _) = store
+/// A device's open, unsuppressed findings, one row per package version and advisory.
+async fn open_findings_of(store: &Store, device: Uuid, sort: Option<&str>) -> Vec<FindingRow> {
+    let (rows, total) = store
         .list_findings(
             &FindingFilter {
                 device_id: Some(device),
@@ -36,11 +38,17 @@ async fn advisories_of(store: &Store, device: Uuid) -> Vec<String> {
                 suppressed: Some(false),
                 ..FindingFilter::default()
             },
-            Some("advisory"),
+            sort,
             ALL,
         )
         .await
         .unwrap();
+    assert_eq!(total as usize, rows.len());
+    rows
+}
+
+async fn advisories_of(store: &Store, device: Uuid) -> Vec<String> {
+    let rows = open_findings_of(store, device, Some("advisory")).await;
     let mut ids: Vec<String> = rows
         .into_iter()
         .map(|f| format!("{}@{}", f.advisory_id, f.name))
@@ -805,20 +813,7 @@ async fn one_device_finding_per_version_at_several_paths_through_every_fan_out()
     scan_debian(s, d, "twin", 0, packages).await;
     // The rows of the device's open findings (one per version and advisory) and its counters.
     let state = || async {
-        let (rows, total) = s
-            .list_findings(
-                &FindingFilter {
-                    device_id: Some(d),
-                    resolved: Some(false),
-                    suppressed: Some(false),
-                    ..FindingFilter::default()
-                },
-                None,
-                ALL,
-            )
-            .await
-            .unwrap();
-        assert_eq!(total as usize, rows.len());
+        let rows = open_findings_of(s, d, None).await;
         let mut ids: Vec<String> = rows.into_iter().map(|f| f.advisory_id).collect();
         ids.sort();
         let counts = s
