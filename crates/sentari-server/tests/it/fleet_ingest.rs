@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::fleet_support::*;
-use sentari_proto::fleet::FindingRow;
+use sentari_proto::fleet::{FindingRow, SeverityCounts};
 use sentari_server::feeds::osv_import::import_bundle;
 use sentari_server::ingest;
 use sentari_store::testing::TestDb;
@@ -45,6 +45,17 @@ async fn open_findings_of(store: &Store, device: Uuid, sort: Option<&str>) -> Ve
         .unwrap();
     assert_eq!(total as usize, rows.len());
     rows
+}
+
+/// A device's open-finding counters, as the devices list shows them.
+async fn counts_of(store: &Store, device: Uuid) -> SeverityCounts {
+    store
+        .fleet_device(device, OffsetDateTime::now_utc() - time::Duration::days(1))
+        .await
+        .unwrap()
+        .unwrap()
+        .0
+        .findings
 }
 
 async fn advisories_of(store: &Store, device: Uuid) -> Vec<String> {
@@ -816,14 +827,7 @@ async fn one_device_finding_per_version_at_several_paths_through_every_fan_out()
         let rows = open_findings_of(s, d, None).await;
         let mut ids: Vec<String> = rows.into_iter().map(|f| f.advisory_id).collect();
         ids.sort();
-        let counts = s
-            .fleet_device(d, OffsetDateTime::now_utc() - time::Duration::days(1))
-            .await
-            .unwrap()
-            .unwrap()
-            .0
-            .findings;
-        (ids, counts.critical)
+        (ids, counts_of(s, d).await.critical)
     };
     assert_eq!(state().await, (vec!["TEST-1".to_owned()], 1));
     // A new advisory reaches the device by the import's fan-out of new findings.
@@ -874,14 +878,7 @@ async fn suppressions_hide_findings_until_they_expire() {
         )
         .await;
     }
-    let dev = |id| async move {
-        s.fleet_device(id, OffsetDateTime::now_utc() - time::Duration::days(1))
-            .await
-            .unwrap()
-            .unwrap()
-            .0
-            .findings
-    };
+    let dev = |id| counts_of(s, id);
     let open_advisories = || async {
         s.overview(OffsetDateTime::now_utc() - time::Duration::days(1))
             .await
