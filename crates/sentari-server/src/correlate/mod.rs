@@ -56,34 +56,72 @@ pub async fn correlate(
             .push(pv);
     }
     let keys: Vec<(String, String)> = by_key.keys().cloned().collect();
-    for batch in keys.chunks(KEYS_PER_BATCH) {
-        let supported: Vec<(String, String)> = batch
-            .iter()
-            .filter(|(e, _)| !e.is_empty())
-            .cloned()
-            .collect();
-        let records = if supported.is_empty() {
-            Vec::new()
-        } else {
-            store.advisory_records_for_keys(&supported).await?
-        };
-        let versions: Vec<PackageVersionKey> = batch
-            .iter()
-            .filter_map(|k| by_key.get(k))
-            .flatten()
-            .cloned()
-            .collect();
-        let evals = tokio::task::spawn_blocking(move || evaluate(&records, &versions))
+    let mut batches = keys
+        .chunks(KEYS_PER_BATCH)
+        .map(|batch| {
+            let supported: Vec<(String, String)> = batch
+                .iter()
+                .filter(|(e, _)| !e.is_empty())
+                .cloned()
+                .collect();
+            let versions: Vec<PackageVersionKey> = batch
+                .iter()
+                .filter_map(|k| by_key.remove(k))
+                .flatten()
+                .collect();
+            (supported, versions)
+        })
+        .collect::<Vec<_>>()
+        .into_iter();
+    // Batches are pipelined: the next batch's advisories are read and its versions evaluated
+    // (on another core) while this batch's results are written, since the writer is the
+    // bottleneck and the evaluation of a batch takes about as long as recording it.
+    let spawn = |(supported, versions): (Vec<(String, String)>, Vec<PackageVersionKey>)| {
+        let store = store.clone();
+        tokio::spawn(async move { evaluate_batch(&store, supported, versions).await })
+    };
+    let mut next = batches.next().map(spawn);
+    while let Some(handle) = next.take() {
+        let evals = handle
             .await
-            .map_err(|e| CorrelateError::Task(e.to_string()))?;
-        let changes = store.record_evaluations(&evals).await?;
-        total.new_findings += changes.new_findings;
-        total.reopened += changes.reopened;
-        total.updated += changes.updated;
-        total.resolved += changes.resolved;
-        total.devices += changes.devices;
+            .map_err(|e| CorrelateError::Task(e.to_string()))??;
+        next = batches.next().map(spawn);
+        let changes = match store.record_evaluations(&evals).await {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(h) = next {
+                    h.abort();
+                }
+                return Err(e.into());
+            }
+        };
+        add(&mut total, &changes);
     }
     Ok(total)
+}
+
+fn add(total: &mut EvaluationChanges, c: &EvaluationChanges) {
+    total.new_findings += c.new_findings;
+    total.reopened += c.reopened;
+    total.updated += c.updated;
+    total.resolved += c.resolved;
+    total.devices += c.devices;
+}
+
+/// Reads the advisories naming the `supported` keys and judges `versions` against them.
+async fn evaluate_batch(
+    store: &Store,
+    supported: Vec<(String, String)>,
+    versions: Vec<PackageVersionKey>,
+) -> Result<Vec<Evaluation>, CorrelateError> {
+    let records = if supported.is_empty() {
+        Vec::new()
+    } else {
+        store.advisory_records_for_keys(&supported).await?
+    };
+    tokio::task::spawn_blocking(move || evaluate(&records, &versions))
+        .await
+        .map_err(|e| CorrelateError::Task(e.to_string()))
 }
 
 /// Judges each version against the given advisory records (pure, CPU-bound).
