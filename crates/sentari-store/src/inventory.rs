@@ -568,12 +568,20 @@ impl Store {
                                 // become its own in this same transaction, so a device is never
                                 // seen with new packages but without their findings. Versions
                                 // still pending get theirs when the correlation records them.
+                                // A device's rows all come from its applied scans, so one
+                                // never scanned has none to reopen.
+                                let existing = if head.last_scan_id.is_none() {
+                                    crate::findings::ExistingRows::NoneYet
+                                } else {
+                                    crate::findings::ExistingRows::Reopen
+                                };
                                 report.findings_fanned_out = crate::findings::fan_out_findings!(
                                     &mut *tx,
                                     backend,
                                     scan.device_id,
                                     &report.device_new_versions,
-                                    now
+                                    now,
+                                    existing
                                 );
                             }
                             crate::findings::refresh_counts!(&mut *tx, backend, Some(&[scan.device_id][..]));

@@ -1,8 +1,9 @@
 //! The fleet-wide findings lists (flat, and grouped by advisory) read counters and stored
 //! per-advisory counts instead of aggregating every device finding. These tests take a small
 //! fleet through every kind of change to device findings (first scans, upgrade, suppressions
-//! by device, tag and advisory, withdrawal, device deletion) and check after each that the
-//! fast answers equal the ones counted from the rows, with and without a recount.
+//! by device, tag and advisory, withdrawal, a new advisory, device deletion) and check after
+//! each that the fast answers equal the ones counted from the rows, with and without a
+//! recount.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::fleet_support::*;
@@ -337,6 +338,20 @@ async fn findings_lists_stay_exact_through_every_change() {
             .all(|a| a["advisory_id"] != "T-UNK")
     );
     check(s, "withdrawal", &all).await;
+
+    // A new advisory after a recount: the import's fan-out marks it, so it is counted live.
+    let fresh = advisory("T-NEW", "2026-02-01T00:00:00Z", "beta", "2.6", Some(MEDIUM));
+    let b = ndjson(dir.path(), "third.ndjson", &[fresh]);
+    import_bundle(s, &b, "test", None).await.unwrap();
+    let (g, _) = grouped(s, &open(), None).await;
+    let new = g
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["advisory_id"] == "T-NEW")
+        .expect("the new advisory is listed before any recount");
+    assert_eq!(new["devices"], 2, "beta 2.0 on d1 and 2.5 on d2");
+    check(s, "new advisory", &all).await;
 
     // Deleting a device takes its findings out of every count.
     assert!(s.delete_device(d2).await.unwrap());
