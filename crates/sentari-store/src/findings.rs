@@ -290,17 +290,13 @@ macro_rules! fan_out_findings {
         let versions: &[i64] = $versions;
         let (sql, mark) = $crate::findings::insert_device_findings(
             $backend,
-            // One row per version the device has, however many paths it has it at: each
-            // repeat would meet the conflict clause (on PostgreSQL, a 20,000-package device
-            // with each version at four paths inserted 14,809 rows in 485–631 ms through 39,966
-            // conflicts, in 316–375 ms without them).
             &format!(
-                "(SELECT DISTINCT x.device_id, x.package_version_id FROM device_packages x \
-                 WHERE x.device_id = $1 \
-                 AND x.package_version_id IN (SELECT CAST(j.value AS BIGINT) FROM {})) dp \
+                "device_packages dp \
                  JOIN findings f ON f.package_version_id = dp.package_version_id AND f.resolved_at IS NULL \
                  JOIN devices d ON d.id = dp.device_id \
-                 JOIN package_versions pv ON pv.id = dp.package_version_id WHERE true",
+                 JOIN package_versions pv ON pv.id = dp.package_version_id \
+                 WHERE dp.device_id = $1 \
+                 AND dp.package_version_id IN (SELECT CAST(j.value AS BIGINT) FROM {})",
                 $crate::inventory::json_rows($backend, "$3")
             ),
             $existing,
