@@ -241,9 +241,9 @@ pub(crate) enum ExistingRows {
 /// On SQLite the second statement marks the advisories the insert may have added rows for
 /// (those `advisories` yields, a `SELECT` of one `advisory_id` column) for the advisory-count
 /// refresh; the caller runs it in the same transaction, with its own parameters, whenever the
-/// insert wrote a row. A row trigger
-/// did this before and cost about a tenth of the insert (migration 0440). PostgreSQL's
-/// statement trigger marks them itself, once per statement, so it has no second statement.
+/// insert wrote a row. A row trigger did this before and cost about a tenth of the insert
+/// (migration 0440). PostgreSQL's statement trigger marks them itself, once per statement, so
+/// it has no second statement.
 pub(crate) fn insert_device_findings(
     backend: BackendKind,
     source: &str,
