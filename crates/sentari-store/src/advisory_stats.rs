@@ -30,7 +30,8 @@ const INSERT_STATS: &str =
 pub struct AdvisoryMarks {
     /// The newest mark's sequence number.
     pub newest: i64,
-    /// Marks waiting for a recount.
+    /// Marks waiting for a recount: the span of their sequence numbers, so an upper bound
+    /// that is 0 exactly when there are none.
     pub pending: i64,
 }
 
@@ -217,13 +218,22 @@ impl Store {
     }
 
     /// The marks: the newest one's sequence number (unchanged between two looks means no
-    /// device finding changed meanwhile) and how many wait for a recount (0 when every
-    /// advisory's stored counts are current). Both 0 when there are none.
+    /// device finding changed meanwhile) and how many wait for a recount, as the span of
+    /// their sequence numbers (0 exactly when every advisory's stored counts are current;
+    /// otherwise at least the number of marks, more where PostgreSQL's sequence skipped
+    /// numbers). Both 0 when there are none.
+    ///
+    /// The span reads the two ends of the primary key. `count(*)` read every mark instead:
+    /// while a fleet's first scans pile up millions of them on PostgreSQL, that took about
+    /// 157 ms per metrics scrape.
     pub async fn advisory_stats_marks(&self) -> Result<AdvisoryMarks, StoreError> {
         self.timed("advisory_stats_marks", async {
             let (newest, pending): (i64, i64) = with_pool!(self, |pool| {
                 sqlx::query_as(
-                    "SELECT CAST(COALESCE(max(id), 0) AS BIGINT), count(*) FROM advisory_stats_dirty",
+                    "SELECT CAST(COALESCE(hi, 0) AS BIGINT), \
+                     CAST(COALESCE(hi - lo + 1, 0) AS BIGINT) FROM \
+                     (SELECT (SELECT max(id) FROM advisory_stats_dirty) AS hi, \
+                     (SELECT min(id) FROM advisory_stats_dirty) AS lo) AS ends",
                 )
                 .fetch_one(pool)
                 .await?

@@ -2,8 +2,11 @@
 //!
 //! It is a separate listener so that metrics are never exposed on the public port by accident.
 //! Queue depth, fleet counters (devices, open findings by severity, EOL runtimes) and feed ages
-//! are read from the database at scrape time, so every process reports the same, current
-//! numbers without a background poller.
+//! are read from the database at scrape time (at most once a second), so every process
+//! reports the same, current numbers without a background poller.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -31,6 +34,30 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// How long the gauges read from the database stay as they are. A Prometheus scrape comes
+/// every 15 s or so and always reads them afresh; a client polling many times a second (the
+/// fleet benchmark's load generator polls every few milliseconds for its job counters) gets
+/// the in-process counters fresh and these at most this old, instead of making the server
+/// query its database hundreds of times a second.
+const DB_GAUGES_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// When the database gauges were last read. The recorder is global to the process, and so is
+/// this.
+static DB_GAUGES_READ: Mutex<Option<Instant>> = Mutex::new(None);
+
+/// True when the database gauges are due for a read; the caller then reads them. Two
+/// concurrent scrapes never both read.
+fn db_gauges_due() -> bool {
+    let mut last = DB_GAUGES_READ.lock().unwrap_or_else(|e| e.into_inner());
+    match *last {
+        Some(t) if t.elapsed() < DB_GAUGES_MAX_AGE => false,
+        _ => {
+            *last = Some(Instant::now());
+            true
+        }
+    }
+}
+
 async fn render(State(state): State<AppState>) -> (StatusCode, String) {
     let Some(handle) = state.metrics_handle() else {
         return (
@@ -38,6 +65,14 @@ async fn render(State(state): State<AppState>) -> (StatusCode, String) {
             "metrics recorder not installed\n".to_owned(),
         );
     };
+    if db_gauges_due() {
+        db_gauges(&state).await;
+    }
+    (StatusCode::OK, handle.render())
+}
+
+/// Queue depths and the fleet gauges, read from the database.
+async fn db_gauges(state: &AppState) {
     if let Some(store) = state.store()
         && let Ok(stats) = store.queue_stats().await
     {
@@ -63,9 +98,8 @@ async fn render(State(state): State<AppState>) -> (StatusCode, String) {
             metrics::gauge!("sentari_sqlite_scan_applies").set(applies as f64);
             metrics::gauge!("sentari_sqlite_scan_apply_commits").set(commits as f64);
         }
-        fleet_gauges(&state, store).await;
+        fleet_gauges(state, store).await;
     }
-    (StatusCode::OK, handle.render())
 }
 
 /// Devices, open findings by severity, EOL runtimes and the age of each feed source.
