@@ -353,6 +353,22 @@ async fn findings_lists_stay_exact_through_every_change() {
     assert_eq!(new["devices"], 2, "beta 2.0 on d1 and 2.5 on d2");
     check(s, "new advisory", &all).await;
 
+    // A new advisory for a device whose findings are suppressed: the import's fan-out of new
+    // findings stores its rows there as suppressed, and the device counters count them so.
+    let quiet = Suppression {
+        id: Uuid::now_v7(),
+        device_id: Some(d1),
+        ..base.clone()
+    };
+    s.create_suppression(&quiet).await.unwrap();
+    let high = advisory("T-NEW2", "2026-02-02T00:00:00Z", "beta", "2.6", Some(HIGH));
+    let b = ndjson(dir.path(), "fourth.ndjson", &[high]);
+    let imported = import_bundle(s, &b, "test", None).await.unwrap();
+    assert_eq!(imported.findings_new, 2, "beta 2.0 and beta 2.5");
+    check(s, "new advisory, one device suppressed", &all).await;
+    s.delete_suppression(quiet.id).await.unwrap().unwrap();
+    check(s, "that suppression removed", &all).await;
+
     // Deleting a device takes its findings out of every count.
     assert!(s.delete_device(d2).await.unwrap());
     check(s, "device deleted", &[d1, d3]).await;
