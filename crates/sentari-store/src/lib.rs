@@ -18,6 +18,7 @@ mod findings;
 mod fleet;
 mod inventory;
 mod jobs;
+mod maintenance;
 mod mfa;
 mod processes;
 mod scans;
@@ -51,6 +52,7 @@ pub use jobs::{
     DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, FailOutcome, Job, JobRow, JobState, MAX_BACKOFF, NewJob,
     PurgeFilter, PurgeState, QueueStat, backoff_delay,
 };
+pub use maintenance::TableMaintenance;
 pub use mfa::MfaState;
 pub use processes::ProcessInfo;
 pub use scans::{NewScan, ScanRow, ScanStored};

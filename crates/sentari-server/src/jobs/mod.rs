@@ -7,6 +7,7 @@
 pub mod advisory_stats;
 pub mod handlers;
 pub mod scheduler;
+pub mod table_maintenance;
 pub mod wal_checkpoint;
 pub mod worker;
 

@@ -1,0 +1,89 @@
+//! Table maintenance on a PostgreSQL whose autovacuum is off: the store analyzes and vacuums
+//! the tables autovacuum would have, and does nothing where autovacuum or SQLite makes it
+//! unneeded.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use sentari_store::NewJob;
+use sentari_store::testing::TestDb;
+use sqlx::Connection;
+
+#[tokio::test]
+async fn sqlite_needs_no_table_maintenance() {
+    let db = TestDb::sqlite().await;
+    assert_eq!(db.store().maintain_tables().await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_tables_are_analyzed_and_vacuumed_when_autovacuum_is_off() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let s = db.store();
+    let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    if autovacuum == "on" {
+        // Autovacuum does it: the store stays out of its way.
+        assert_eq!(s.maintain_tables().await.unwrap(), None);
+        return;
+    }
+    // 300 new jobs (more than autovacuum's 50 rows plus a tenth of an empty table), then 300
+    // deleted: the table needs both an analysis and a vacuum.
+    let mut ids = Vec::new();
+    for i in 0..300 {
+        ids.push(
+            s.enqueue(NewJob::new(
+                "maintenance-test",
+                serde_json::json!({ "i": i }),
+            ))
+            .await
+            .unwrap(),
+        );
+    }
+    sqlx::query("DELETE FROM jobs WHERE kind = 'maintenance-test'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // The activity counters reach the statistics views within about a second.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let done = loop {
+        let pass = s.maintain_tables().await.unwrap().unwrap();
+        if pass.vacuumed.iter().any(|t| t == "jobs") {
+            break pass;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the jobs table was never vacuumed: {pass:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(!done.analyzed.contains(&"jobs".to_owned()), "{done:?}");
+    let (analyzed, vacuumed): (bool, bool) = sqlx::query_as(
+        "SELECT last_analyze IS NOT NULL, last_vacuum IS NOT NULL \
+         FROM pg_stat_user_tables WHERE relname = 'jobs' AND schemaname = current_schema()",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(analyzed && vacuumed);
+    // Nothing changes any more: soon a pass leaves the table alone (the counters of the
+    // delete may reach the statistics views after the first vacuum and earn it a second).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let again = s.maintain_tables().await.unwrap().unwrap();
+        let jobs = "jobs".to_owned();
+        if !again.vacuumed.contains(&jobs) && !again.analyzed.contains(&jobs) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the jobs table is maintained again and again: {again:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(ids.len(), 300);
+}
