@@ -33,23 +33,21 @@ async fn postgres_tables_are_analyzed_and_vacuumed_when_autovacuum_is_off() {
     }
     // 300 new jobs (more than autovacuum's 50 rows plus a tenth of an empty table), then 300
     // deleted: the table needs both an analysis and a vacuum.
-    let mut ids = Vec::new();
     for i in 0..300 {
-        ids.push(
-            s.enqueue(NewJob::new(
-                "maintenance-test",
-                serde_json::json!({ "i": i }),
-            ))
-            .await
-            .unwrap(),
-        );
+        s.enqueue(NewJob::new(
+            "maintenance-test",
+            serde_json::json!({ "i": i }),
+        ))
+        .await
+        .unwrap();
     }
     sqlx::query("DELETE FROM jobs WHERE kind = 'maintenance-test'")
         .execute(&mut conn)
         .await
         .unwrap();
-    // The activity counters reach the statistics views within about a second.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    // The activity counters reach the statistics views within a second or so (an idle
+    // backend flushes its own within ten seconds).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let done = loop {
         let pass = s.maintain_tables().await.unwrap().unwrap();
         if pass.vacuumed.iter().any(|t| t == "jobs") {
@@ -72,7 +70,7 @@ async fn postgres_tables_are_analyzed_and_vacuumed_when_autovacuum_is_off() {
     assert!(analyzed && vacuumed);
     // Nothing changes any more: soon a pass leaves the table alone (the counters of the
     // delete may reach the statistics views after the first vacuum and earn it a second).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let again = s.maintain_tables().await.unwrap().unwrap();
         let jobs = "jobs".to_owned();
@@ -85,5 +83,4 @@ async fn postgres_tables_are_analyzed_and_vacuumed_when_autovacuum_is_off() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    assert_eq!(ids.len(), 300);
 }
