@@ -3,8 +3,11 @@
 //! unneeded.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::Duration;
 
+use common::eventually;
 use sentari_store::NewJob;
 use sentari_store::testing::TestDb;
 use sqlx::Connection;
@@ -47,19 +50,19 @@ async fn postgres_tables_are_analyzed_and_vacuumed_when_autovacuum_is_off() {
         .unwrap();
     // The activity counters reach the statistics views within a second or so (an idle
     // backend flushes its own within ten seconds).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let done = loop {
-        let pass = s.maintain_tables().await.unwrap().unwrap();
-        if pass.vacuumed.iter().any(|t| t == "jobs") {
-            break pass;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the jobs table was never vacuumed: {pass:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert!(!done.analyzed.contains(&"jobs".to_owned()), "{done:?}");
+    let jobs = "jobs".to_owned();
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            let pass = s.maintain_tables().await.unwrap().unwrap();
+            let vacuumed = pass.vacuumed.contains(&jobs);
+            if vacuumed {
+                assert!(!pass.analyzed.contains(&jobs), "{pass:?}");
+            }
+            vacuumed
+        })
+        .await,
+        "the jobs table was never vacuumed"
+    );
     let (analyzed, vacuumed): (bool, bool) = sqlx::query_as(
         "SELECT last_analyze IS NOT NULL, last_vacuum IS NOT NULL \
          FROM pg_stat_user_tables WHERE relname = 'jobs' AND schemaname = current_schema()",
@@ -70,17 +73,12 @@ async fn postgres_tables_are_analyzed_and_vacuumed_when_autovacuum_is_off() {
     assert!(analyzed && vacuumed);
     // Nothing changes any more: soon a pass leaves the table alone (the counters of the
     // delete may reach the statistics views after the first vacuum and earn it a second).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let again = s.maintain_tables().await.unwrap().unwrap();
-        let jobs = "jobs".to_owned();
-        if !again.vacuumed.contains(&jobs) && !again.analyzed.contains(&jobs) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the jobs table is maintained again and again: {again:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            let again = s.maintain_tables().await.unwrap().unwrap();
+            !again.vacuumed.contains(&jobs) && !again.analyzed.contains(&jobs)
+        })
+        .await,
+        "the jobs table is maintained again and again"
+    );
 }
