@@ -56,23 +56,19 @@ pub async fn correlate(
             .push(pv);
     }
     let keys: Vec<(String, String)> = by_key.keys().cloned().collect();
-    let mut batches = keys
-        .chunks(KEYS_PER_BATCH)
-        .map(|batch| {
-            let supported: Vec<(String, String)> = batch
-                .iter()
-                .filter(|(e, _)| !e.is_empty())
-                .cloned()
-                .collect();
-            let versions: Vec<PackageVersionKey> = batch
-                .iter()
-                .filter_map(|k| by_key.remove(k))
-                .flatten()
-                .collect();
-            (supported, versions)
-        })
-        .collect::<Vec<_>>()
-        .into_iter();
+    let mut batches = keys.chunks(KEYS_PER_BATCH).map(|batch| {
+        let supported: Vec<(String, String)> = batch
+            .iter()
+            .filter(|(e, _)| !e.is_empty())
+            .cloned()
+            .collect();
+        let versions: Vec<PackageVersionKey> = batch
+            .iter()
+            .filter_map(|k| by_key.remove(k))
+            .flatten()
+            .collect();
+        (supported, versions)
+    });
     // Batches are pipelined: the next batch's advisories are read and its versions evaluated
     // (on another core) while this batch's results are written, since the writer is the
     // bottleneck and the evaluation of a batch takes about as long as recording it.
