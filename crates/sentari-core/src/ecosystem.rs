@@ -92,6 +92,41 @@ impl Ecosystem {
         }
     }
 
+    /// Like [`Ecosystem::parse`], with the name in any letter case (`pypi`, `debian:12`), as
+    /// an operator types it into a filter. A name Sentari does not know is kept as written,
+    /// and so is a release.
+    pub fn parse_any_case(s: &str) -> Ecosystem {
+        const KNOWN: [&str; 16] = [
+            "PyPI",
+            "npm",
+            "Maven",
+            "Go",
+            "crates.io",
+            "NuGet",
+            "Wolfi",
+            "Chainguard",
+            "Debian",
+            "Ubuntu",
+            "Alpine",
+            "AlmaLinux",
+            "Rocky Linux",
+            "Red Hat",
+            "SUSE",
+            "openSUSE",
+        ];
+        let (base, release) = match s.split_once(':') {
+            Some((b, r)) => (b, Some(r)),
+            None => (s, None),
+        };
+        match KNOWN.iter().find(|k| k.eq_ignore_ascii_case(base)) {
+            Some(k) => Ecosystem::parse(&match release {
+                Some(r) => format!("{k}:{r}"),
+                None => (*k).to_owned(),
+            }),
+            None => Ecosystem::parse(s),
+        }
+    }
+
     /// The ecosystem name without any release suffix, as OSV spells it.
     pub fn base_name(&self) -> &str {
         match self {
@@ -497,6 +532,24 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn any_case_names_become_osv_spelling() {
+        for (typed, osv) in [
+            ("pypi", "PyPI"),
+            ("NPM", "npm"),
+            ("debian:12", "Debian:12"),
+            ("rocky linux:9", "Rocky Linux:9"),
+            ("CRATES.IO", "crates.io"),
+            ("almalinux:8", "AlmaLinux:8"),
+            ("PyPI", "PyPI"),
+            ("Ubuntu:Pro:18.04:LTS", "Ubuntu:Pro:18.04:LTS"),
+            ("jar", "jar"),
+        ] {
+            assert_eq!(Ecosystem::parse_any_case(typed).to_string(), osv, "{typed}");
+        }
+        assert_eq!(Ecosystem::parse_any_case("pypi"), Ecosystem::PyPI);
+    }
 
     #[test]
     fn osv_strings_round_trip() {

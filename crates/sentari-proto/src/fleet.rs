@@ -409,13 +409,15 @@ pub struct FeedStatusBody {
     pub last_attempt: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_success: Option<OffsetDateTime>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The last failure's message (`null` when the source never failed); every field is
+    /// always present, so a client can tell "never" from a missing field.
+    #[serde(default)]
     pub last_error: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_error_at: Option<OffsetDateTime>,
     pub record_count: i64,
-    /// Seconds since the last success.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Seconds since the last success (`null` before the first one).
+    #[serde(default)]
     pub age_seconds: Option<i64>,
     /// True when the last success is older than three days (or there was none).
     pub stale: bool,

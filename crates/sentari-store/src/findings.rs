@@ -836,23 +836,39 @@ impl Store {
         .await
     }
 
-    /// Every suppression, newest first; expired ones included when `include_expired`.
+    /// Every suppression, newest first unless `sort` names a field (`scope`, `-expires_at`, …);
+    /// expired ones included when `include_expired`.
     pub async fn list_suppressions(
         &self,
         include_expired: bool,
+        sort: Option<&str>,
     ) -> Result<Vec<Suppression>, StoreError> {
+        let order = crate::fleet::order_by(
+            sort,
+            &[
+                ("created_at", "created_at"),
+                ("expires_at", "expires_at"),
+                ("scope", "scope"),
+                ("advisory", "advisory_id"),
+                ("created_by", "created_by"),
+            ],
+            "created_at DESC, id",
+        )?;
         self.timed("list_suppressions", async {
             let filter = if include_expired {
                 ""
             } else {
                 "WHERE expires_at IS NULL OR expires_at > $1"
             };
-            let sql = format!(
-                "SELECT {SUPPRESSION_COLUMNS} FROM suppressions {filter} ORDER BY created_at DESC, id"
-            );
+            let sql =
+                format!("SELECT {SUPPRESSION_COLUMNS} FROM suppressions {filter} ORDER BY {order}");
             let rows: Vec<SuppressionRecord> = with_pool!(self, |pool| {
                 let q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
-                let q = if include_expired { q } else { q.bind(Ts::now()) };
+                let q = if include_expired {
+                    q
+                } else {
+                    q.bind(Ts::now())
+                };
                 q.fetch_all(pool).await?
             });
             Ok(rows.into_iter().map(Suppression::from).collect())
@@ -866,6 +882,20 @@ impl Store {
         let backend = self.backend();
         self.timed("apply_suppression_expiry", async {
             let now = Ts::now();
+            // Checked once a minute: a read first, so that the usual answer (nothing expired)
+            // does not take SQLite's write lock.
+            let due: Option<i32> = with_pool!(self, |pool| {
+                sqlx::query_scalar(
+                    "SELECT 1 FROM suppressions WHERE expires_at IS NOT NULL AND expires_at <= $1 \
+                     AND NOT expired_applied LIMIT 1",
+                )
+                .bind(now)
+                .fetch_optional(pool)
+                .await?
+            });
+            if due.is_none() {
+                return Ok(0);
+            }
             let n = in_write_tx!(self, |tx| {
                 let rows: Vec<SuppressionRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT {SUPPRESSION_COLUMNS} FROM suppressions \

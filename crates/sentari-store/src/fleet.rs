@@ -160,7 +160,7 @@ fn contains_pattern(s: &str) -> String {
 }
 
 /// A sort request (`field` or `-field`) resolved against the allowed columns.
-fn order_by(
+pub(crate) fn order_by(
     sort: Option<&str>,
     allowed: &[(&str, &str)],
     default: &str,
@@ -220,6 +220,9 @@ pub struct DeviceFilter {
     pub package_ecosystem: Option<String>,
     /// Devices that have this package version.
     pub package_version_id: Option<i64>,
+    /// Devices that have any of these package versions (none: no device). The API's version
+    /// range filter resolves the range to these ids with the ecosystem's comparator first.
+    pub package_version_ids: Option<Vec<i64>>,
     /// Devices with an open finding of this advisory.
     pub advisory: Option<String>,
 }
@@ -492,7 +495,7 @@ impl FindingFilter {
         if let Some(a) = &self.advisory {
             let p = f.arg(Arg::Text(a.clone()));
             f.push(format!(
-                "(df.advisory_id = {p} OR df.advisory_id IN (SELECT advisory_id FROM advisory_aliases WHERE alias = {p}))"
+                "df.advisory_id IN (SELECT {p} UNION ALL SELECT advisory_id FROM advisory_aliases WHERE alias = {p})"
             ));
         }
         if let Some(n) = &self.package {
@@ -814,11 +817,27 @@ impl Store {
                 "d.id IN (SELECT device_id FROM device_packages WHERE package_version_id = {p})"
             ));
         }
+        if let Some(ids) = &filter.package_version_ids {
+            if ids.is_empty() {
+                f.push("1 = 0".to_owned());
+            } else {
+                // The ids are integers read from this database, so they are written into the
+                // statement as literals rather than bound one parameter each.
+                let list = ids
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                f.push(format!(
+                    "d.id IN (SELECT device_id FROM device_packages WHERE package_version_id IN ({list}))"
+                ));
+            }
+        }
         if let Some(a) = filter.advisory.as_deref().filter(|s| !s.is_empty()) {
             let p = f.arg(Arg::Text(a.to_owned()));
             f.push(format!(
                 "d.id IN (SELECT device_id FROM device_findings WHERE resolved_at IS NULL \
-                 AND (advisory_id = {p} OR advisory_id IN (SELECT advisory_id FROM advisory_aliases WHERE alias = {p})))"
+                 AND advisory_id IN (SELECT {p} UNION ALL SELECT advisory_id FROM advisory_aliases WHERE alias = {p}))"
             ));
         }
         let order = order_by(

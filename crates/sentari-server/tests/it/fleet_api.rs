@@ -464,3 +464,203 @@ async fn openapi_lists_every_route_and_metrics_show_the_fleet() {
         "{text}"
     );
 }
+
+/// The query string of every list is checked: a repeated, malformed or unknown parameter is a
+/// JSON 400 naming it (a misspelt filter must not answer with the whole fleet), ecosystems are
+/// read in any letter case, and "which devices have package X in this version range?" is one
+/// call. Also: suppressions sort, the audit log exports as CSV, and feed status fields are
+/// always present.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_parameters_are_checked_and_a_version_range_finds_devices() {
+    let env = Env::new().await;
+    let server = start(&env, &[("SENTARI_LOGIN_RATE_PER_MINUTE", "1000")]).await;
+    let web01 = crate::fleet_support::small_fleet(&env.database_url).await;
+    let owner = login(&server, OWNER, OWNER_PW).await;
+    let pw = create_user(&server, &owner, "analyst@example.com", "analyst").await;
+    let analyst = login(&server, "analyst@example.com", &pw).await;
+
+    // Bad query strings: JSON bodies with the error code and the parameter.
+    for (path, field) in [
+        ("/api/v1/findings?device=1&devise_id=2", "devise_id"),
+        ("/api/v1/devices?hostname=web-01", "hostname"),
+        ("/api/v1/packages?nme=requests", "nme"),
+        ("/api/v1/scans?device=x", "device"),
+        ("/api/v1/audit?page=abc", "page"),
+        ("/api/v1/audit?sort=at", "sort"),
+        ("/api/v1/diagnostics?sort=kind", "sort"),
+        ("/api/v1/suppressions?sort=bogus", ""),
+        ("/api/v1/devices?ecosystem=PyPI", "ecosystem"),
+        (
+            "/api/v1/devices?package=requests&range=%3E%3D2.0",
+            "ecosystem",
+        ),
+        (
+            "/api/v1/devices?package=requests&ecosystem=PyPI&range=2.0",
+            "range",
+        ),
+        ("/api/v1/findings?severity=high&severity=critical", ""),
+    ] {
+        let r = call(&server, "GET", path, Some(&analyst), None).await;
+        assert_eq!(r.status, 400, "{path}: {:?}", r.body);
+        assert_eq!(r.body["error"], "invalid_request", "{path}: {:?}", r.body);
+        assert!(
+            r.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{path}"
+        );
+        if !field.is_empty() {
+            assert_eq!(r.body["field"], field, "{path}: {:?}", r.body);
+        }
+    }
+
+    // `device` is the findings filter's short name; both give web-01's findings only.
+    for name in ["device", "device_id"] {
+        let (st, b) = get(
+            &server,
+            &format!("/api/v1/findings?{name}={web01}"),
+            &analyst,
+        )
+        .await;
+        assert_eq!(st, 200, "{b}");
+        assert_eq!(b["total"], 1, "{name}: {b}");
+        assert_eq!(b["items"][0]["device_id"], web01.to_string());
+    }
+
+    // Which devices have requests in a range? web-01 has 2.25.0, db-02 has 2.31.0. The
+    // ecosystem may be typed in any case.
+    let hosts = |b: &Value| -> Vec<String> {
+        let mut h: Vec<String> = b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["hostname"].as_str().unwrap().to_owned())
+            .collect();
+        h.sort();
+        h
+    };
+    for (range, want) in [
+        ("%3C2.31", vec!["web-01"]),
+        ("%3E%3D2.26,%3C3", vec!["db-02"]),
+        ("%3E%3D2.0", vec!["db-02", "web-01"]),
+        ("%3E3", vec![]),
+    ] {
+        let (st, b) = get(
+            &server,
+            &format!("/api/v1/devices?package=requests&ecosystem=pypi&range={range}"),
+            &analyst,
+        )
+        .await;
+        assert_eq!(st, 200, "{b}");
+        assert_eq!(hosts(&b), want, "range {range}: {b}");
+        assert_eq!(b["total"], want.len(), "{b}");
+    }
+    let (_, b) = get(
+        &server,
+        "/api/v1/packages?name=requests&ecosystem=PYPI",
+        &analyst,
+    )
+    .await;
+    assert_eq!(b["total"], 2, "{b}");
+    let (_, b) = get(&server, "/api/v1/devices?min_severity=critical", &analyst).await;
+    assert_eq!(hosts(&b), vec!["web-01"], "{b}");
+
+    // Suppressions sort by any of their fields.
+    for body in [
+        json!({"scope": "advisory", "advisory_id": "GHSA-TEST-1", "reason": "accepted"}),
+        json!({"scope": "tag", "tag": "env:prod", "reason": "lab machines"}),
+    ] {
+        let r = call(
+            &server,
+            "POST",
+            "/api/v1/suppressions",
+            Some(&analyst),
+            Some(body),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    let scopes = |b: &Value| -> Vec<String> {
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["scope"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, b) = get(&server, "/api/v1/suppressions?sort=scope", &analyst).await;
+    assert_eq!(scopes(&b), ["advisory", "tag"], "{b}");
+    let (_, b) = get(&server, "/api/v1/suppressions?sort=-scope", &analyst).await;
+    assert_eq!(scopes(&b), ["tag", "advisory"], "{b}");
+    let (_, b) = get(
+        &server,
+        "/api/v1/suppressions?page=16777217&page_size=256",
+        &analyst,
+    )
+    .await;
+    assert_eq!(b["items"].as_array().unwrap().len(), 0, "{b}");
+    assert_eq!(b["total"], 2, "{b}");
+
+    // The audit log as CSV: the suppressions just made are in it.
+    let auth = format!("Bearer {analyst}");
+    let (st, headers, csv) = server
+        .client()
+        .get_bytes(
+            "/api/v1/audit?format=csv&action=suppression.create",
+            &[("authorization", auth.as_str())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(st, 200);
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v.starts_with("text/csv"))
+    );
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        csv.starts_with("seq,at,actor,actor_ip,action,target,"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.contains("analyst@example.com"), "{csv}");
+
+    // Feed status: every field is present, null when there is nothing to say (a source that
+    // only ever failed has no success and no age).
+    let store =
+        sentari_store::Store::connect(&env.database_url, &sentari_store::StoreOptions::default())
+            .await
+            .unwrap();
+    store.feed_attempt("eol").await.unwrap();
+    store
+        .feed_failure("eol", "endoflife.date unreachable")
+        .await
+        .unwrap();
+    store.close().await;
+    let (_, b) = get(&server, "/api/v1/feeds", &analyst).await;
+    let sources = b["sources"].as_array().unwrap();
+    assert!(!sources.is_empty(), "{b}");
+    for s in sources {
+        for key in ["last_error", "last_error_at", "age_seconds", "last_success"] {
+            assert!(s.get(key).is_some(), "{key} missing: {s}");
+        }
+    }
+    assert_eq!(sources[0]["age_seconds"], Value::Null, "{b}");
+    assert_eq!(
+        sources[0]["last_error"], "endoflife.date unreachable",
+        "{b}"
+    );
+
+    // The OpenAPI document lists the devices list's range filter, and no `sort` where there is
+    // a fixed order.
+    let (_, doc) = get(&server, "/api/v1/openapi.json", &analyst).await;
+    let params = |path: &str| -> Vec<String> {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(params("/api/v1/devices").contains(&"range".to_owned()));
+    assert!(!params("/api/v1/audit").contains(&"sort".to_owned()));
+    assert!(params("/api/v1/suppressions").contains(&"sort".to_owned()));
+}

@@ -1,67 +1,57 @@
 //! `/api/v1/audit` (analyst and up): the audit log with filters, and chain verification.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use sentari_proto::auth::{AuditEntryBody, AuditVerifyBody, BrokenLinkBody, Page};
 use sentari_store::AuditFilter;
 use serde::Deserialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use super::{ApiFailure, store};
+use super::export::csv_response;
+use super::fleet::{Format, ListParams, time_param};
+use super::{ApiFailure, ApiQuery, UnknownParams, query_params, store};
 use crate::state::AppState;
 
 /// Query parameters of `GET /api/v1/audit`.
 #[derive(Debug, Deserialize)]
 pub struct AuditQuery {
+    #[serde(flatten)]
+    list: ListParams,
     actor: Option<String>,
     action: Option<String>,
     /// RFC 3339; entries at or after.
     since: Option<String>,
     /// RFC 3339; entries before.
     until: Option<String>,
-    page: Option<i64>,
-    page_size: Option<i64>,
+    #[serde(flatten)]
+    unknown: UnknownParams,
 }
 
-fn time_param(name: &str, v: Option<&str>) -> Result<Option<OffsetDateTime>, ApiFailure> {
-    v.map(|s| {
-        OffsetDateTime::parse(s, &Rfc3339).map_err(|_| {
-            ApiFailure::field(
-                name,
-                "expected an RFC 3339 timestamp such as 2026-01-31T12:00:00Z",
-            )
-        })
-    })
-    .transpose()
-}
+query_params!(AuditQuery);
 
-/// `GET /api/v1/audit`.
+/// `GET /api/v1/audit`: newest first; `format=csv` exports every matching entry.
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<AuditQuery>,
-) -> Result<Json<Page<AuditEntryBody>>, ApiFailure> {
-    let page = q.page.unwrap_or(1);
-    let page_size = q.page_size.unwrap_or(50);
-    if page < 1 {
-        return Err(ApiFailure::field("page", "pages start at 1"));
-    }
-    if !(1..=500).contains(&page_size) {
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Response, ApiFailure> {
+    if q.list.sort.as_deref().is_some_and(|s| !s.is_empty()) {
         return Err(ApiFailure::field(
-            "page_size",
-            "page_size must be between 1 and 500",
+            "sort",
+            "the audit log is listed in its own order, newest first",
         ));
     }
+    let format = q.list.format(false)?;
+    let page = q.list.fetch(format)?;
     let filter = AuditFilter {
         actor: q.actor.map(|a| a.to_lowercase()),
-        action: q.action,
+        action: q.action.filter(|a| !a.is_empty()),
         since: time_param("since", q.since.as_deref())?,
         until: time_param("until", q.until.as_deref())?,
-        page,
-        page_size,
+        page: i64::from(page.page),
+        page_size: i64::from(page.page_size),
     };
     let (rows, total) = store(&state)?.list_audit(&filter).await?;
-    let items = rows
+    let items: Vec<AuditEntryBody> = rows
         .into_iter()
         .map(|r| AuditEntryBody {
             id: r.id,
@@ -76,12 +66,16 @@ pub async fn list(
             hash: r.hash,
         })
         .collect();
-    Ok(Json(Page {
-        items,
-        total,
-        page,
-        page_size,
-    }))
+    if format == Format::Json {
+        return Ok(Json(Page {
+            items,
+            total,
+            page: i64::from(page.page),
+            page_size: i64::from(page.page_size),
+        })
+        .into_response());
+    }
+    Ok(csv_response("audit", &items))
 }
 
 /// `GET /api/v1/audit/verify`: walks the chain and reports the first broken link.

@@ -1,4 +1,4 @@
-//! CSV and Excel exports of the fleet lists.
+//! CSV and Excel exports of the fleet lists and the audit log.
 //!
 //! Every list row type says once which columns it exports ([`CsvRow`]); the CSV writer quotes
 //! per RFC 4180 and guards against formula injection (a cell starting with `=`, `+`, `-` or
@@ -6,6 +6,7 @@
 //! inventory is also available as `.xlsx` with the columns of the admin guide (§8 Runtime).
 
 use axum::response::{IntoResponse, Response};
+use sentari_proto::auth::AuditEntryBody;
 use sentari_proto::fleet::{
     AdvisoryGroup, DeviceErrors, DevicePackage, DeviceSummary, FindingRow, FleetPackage,
     RuntimeRow, ScanBody, ScanErrorBody, SuppressionBody,
@@ -402,6 +403,30 @@ impl CsvRow for SuppressionBody {
             ts1(&self.created_at),
             ts(&self.expires_at),
             self.active.to_string(),
+        ]
+    }
+}
+
+impl CsvRow for AuditEntryBody {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "seq", "at", "actor", "actor_ip", "action", "target", "before", "after", "hash", "id",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        let json =
+            |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+        vec![
+            self.seq.to_string(),
+            ts1(&self.at),
+            self.actor.clone(),
+            opt(&self.actor_ip),
+            self.action.clone(),
+            opt(&self.target),
+            json(&self.before),
+            json(&self.after),
+            self.hash.clone(),
+            self.id.to_string(),
         ]
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sentari_core::ecosystem::Ecosystem;
@@ -29,7 +29,7 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::export::{CsvRow, csv_response, xlsx_runtimes};
-use super::{ApiFailure, JsonBody, store};
+use super::{ApiFailure, ApiQuery, JsonBody, UnknownParams, query_params, store};
 use crate::auth::{Principal, audit};
 use crate::feeds::sync::{EOL_BUNDLE_SETTING, EOL_SYNC, OSV_BUNDLE_SETTING, OSV_SYNC, bundle_path};
 use crate::state::AppState;
@@ -58,7 +58,7 @@ pub enum Format {
 }
 
 impl ListParams {
-    fn page(&self) -> Result<PageRequest, ApiFailure> {
+    pub(crate) fn page(&self) -> Result<PageRequest, ApiFailure> {
         let page =
             match self.page.as_deref().filter(|s| !s.is_empty()) {
                 None => 1,
@@ -79,7 +79,7 @@ impl ListParams {
         Ok(PageRequest { page, page_size })
     }
 
-    fn format(&self, xlsx_allowed: bool) -> Result<Format, ApiFailure> {
+    pub(crate) fn format(&self, xlsx_allowed: bool) -> Result<Format, ApiFailure> {
         match self
             .format
             .as_deref()
@@ -100,7 +100,7 @@ impl ListParams {
     }
 
     /// The page to fetch: the requested one, or every row for an export.
-    fn fetch(&self, format: Format) -> Result<PageRequest, ApiFailure> {
+    pub(crate) fn fetch(&self, format: Format) -> Result<PageRequest, ApiFailure> {
         Ok(match format {
             Format::Json => self.page()?,
             Format::Csv | Format::Xlsx => PageRequest {
@@ -110,10 +110,21 @@ impl ListParams {
         })
     }
 
-    fn sort(&self) -> Option<&str> {
+    pub(crate) fn sort(&self) -> Option<&str> {
         self.sort.as_deref()
     }
 }
+
+query_params!(
+    DeviceQuery,
+    DevicePackageQuery,
+    FindingQuery,
+    PackageQuery,
+    RuntimeQuery,
+    ScanQuery,
+    DiagnosticsQuery,
+    SuppressionQuery,
+);
 
 /// A JSON page or a CSV export of the same rows.
 fn list_response<T: serde::Serialize + CsvRow>(
@@ -135,7 +146,10 @@ fn list_response<T: serde::Serialize + CsvRow>(
     }
 }
 
-fn time_param(name: &str, v: Option<&str>) -> Result<Option<OffsetDateTime>, ApiFailure> {
+pub(crate) fn time_param(
+    name: &str,
+    v: Option<&str>,
+) -> Result<Option<OffsetDateTime>, ApiFailure> {
     v.filter(|s| !s.is_empty())
         .map(|s| {
             OffsetDateTime::parse(s, &Rfc3339).map_err(|_| {
@@ -156,6 +170,13 @@ fn bool_param(name: &str, v: Option<&str>) -> Result<Option<bool>, ApiFailure> {
         Some("any" | "all") => Ok(None),
         Some(_) => Err(ApiFailure::field(name, "expected true, false or any")),
     }
+}
+
+/// An ecosystem filter in OSV's spelling whatever the letter case typed (`pypi` is `PyPI`),
+/// since stored ecosystems are compared exactly.
+fn ecosystem_param(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.is_empty())
+        .map(|s| Ecosystem::parse_any_case(&s).to_string())
 }
 
 fn uuid_param(name: &str, v: Option<&str>) -> Result<Option<Uuid>, ApiFailure> {
@@ -192,21 +213,67 @@ pub struct DeviceQuery {
     scan_status: Option<String>,
     seen_after: Option<String>,
     seen_before: Option<String>,
+    /// Devices with an open finding of at least this severity (`min_severity` as on the
+    /// findings list is accepted too).
+    #[serde(alias = "min_severity")]
     severity: Option<String>,
     package: Option<String>,
     version: Option<String>,
+    /// A version range of `package` in `ecosystem`'s order: `>=1.0,<2.0`.
+    range: Option<String>,
     ecosystem: Option<String>,
     package_version_id: Option<String>,
     advisory: Option<String>,
+    #[serde(flatten)]
+    unknown: UnknownParams,
 }
 
 /// `GET /api/v1/devices`.
 pub async fn devices(
     State(state): State<AppState>,
-    Query(q): Query<DeviceQuery>,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
 ) -> Result<Response, ApiFailure> {
     let format = q.list.format(false)?;
     let page = q.list.fetch(format)?;
+    let s = store(&state)?;
+    let package = q.package.filter(|p| !p.is_empty());
+    let ecosystem = ecosystem_param(q.ecosystem);
+    if package.is_none()
+        && (q.version.as_deref().is_some_and(|v| !v.is_empty()) || ecosystem.is_some())
+    {
+        return Err(ApiFailure::field(
+            if ecosystem.is_some() {
+                "ecosystem"
+            } else {
+                "version"
+            },
+            "filtering devices by package version or ecosystem needs the package name (package=…)",
+        ));
+    }
+    // "Which devices have package X in this version range?": the range is judged with the
+    // ecosystem's comparator on the package's versions in the fleet, and the devices list is
+    // then filtered by those versions.
+    let package_version_ids = match q.range.as_deref().filter(|r| !r.trim().is_empty()) {
+        None => None,
+        Some(range) => {
+            let range =
+                VersionRange::parse(package.as_deref(), "package", ecosystem.as_deref(), range)?;
+            let versions = PackageFilter {
+                name: package.clone(),
+                ecosystem: ecosystem.clone(),
+                ..PackageFilter::default()
+            };
+            let (all, _) = s
+                .list_fleet_packages(&versions, None, PageRequest::all())
+                .await?;
+            Some(
+                all.into_iter()
+                    .filter(|p| range.contains(&p.version))
+                    .map(|p| p.package_version_id)
+                    .collect(),
+            )
+        }
+    };
     let filter = DeviceFilter {
         q: q.q,
         os: q.os,
@@ -215,9 +282,9 @@ pub async fn devices(
         seen_after: time_param("seen_after", q.seen_after.as_deref())?,
         seen_before: time_param("seen_before", q.seen_before.as_deref())?,
         min_severity: q.severity,
-        package: q.package,
+        package,
         package_version: q.version,
-        package_ecosystem: q.ecosystem,
+        package_ecosystem: ecosystem,
         package_version_id: q
             .package_version_id
             .filter(|s| !s.is_empty())
@@ -227,8 +294,9 @@ pub async fn devices(
             })
             .transpose()?,
         advisory: q.advisory,
+        package_version_ids,
     };
-    let (items, total) = store(&state)?
+    let (items, total) = s
         .list_fleet_devices(&filter, q.list.sort(), page, overdue_before(&state))
         .await?;
     Ok(list_response(items, total, page, format, "devices"))
@@ -358,13 +426,15 @@ pub struct DevicePackageQuery {
     source: Option<String>,
     environment: Option<String>,
     vulnerable: Option<String>,
+    #[serde(flatten)]
+    unknown: UnknownParams,
 }
 
 /// `GET /api/v1/devices/{id}/packages`.
 pub async fn device_packages(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<DevicePackageQuery>,
+    ApiQuery(q): ApiQuery<DevicePackageQuery>,
 ) -> Result<Response, ApiFailure> {
     let id = device_id(&id)?;
     let s = store(&state)?;
@@ -375,7 +445,7 @@ pub async fn device_packages(
     let page = q.list.fetch(format)?;
     let filter = DevicePackageFilter {
         q: q.q,
-        ecosystem: q.ecosystem,
+        ecosystem: ecosystem_param(q.ecosystem),
         env_type: q.env_type.or(q.source),
         environment: q.environment,
         vulnerable: bool_param("vulnerable", q.vulnerable.as_deref())?.unwrap_or(false),
@@ -396,6 +466,8 @@ pub struct FindingQuery {
     /// At least this severity.
     min_severity: Option<String>,
     ecosystem: Option<String>,
+    /// One device's findings (`device` is accepted too).
+    #[serde(alias = "device")]
     device_id: Option<String>,
     advisory: Option<String>,
     package: Option<String>,
@@ -406,6 +478,8 @@ pub struct FindingQuery {
     resolved: Option<String>,
     /// `advisory` groups the findings by advisory.
     group: Option<String>,
+    #[serde(flatten)]
+    unknown: UnknownParams,
 }
 
 impl FindingQuery {
@@ -421,7 +495,7 @@ impl FindingQuery {
         Ok(FindingFilter {
             min_severity: self.min_severity.clone().filter(|s| !s.is_empty()),
             severity: self.severity.clone().filter(|s| !s.is_empty()),
-            ecosystem: self.ecosystem.clone().filter(|s| !s.is_empty()),
+            ecosystem: ecosystem_param(self.ecosystem.clone()),
             device_id: match device {
                 Some(d) => Some(d),
                 None => uuid_param("device_id", self.device_id.as_deref())?,
@@ -471,7 +545,7 @@ async fn findings_for(
 /// `GET /api/v1/findings`.
 pub async fn findings(
     State(state): State<AppState>,
-    Query(q): Query<FindingQuery>,
+    ApiQuery(q): ApiQuery<FindingQuery>,
 ) -> Result<Response, ApiFailure> {
     findings_for(&state, q, None).await
 }
@@ -480,7 +554,7 @@ pub async fn findings(
 pub async fn device_findings(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<FindingQuery>,
+    ApiQuery(q): ApiQuery<FindingQuery>,
 ) -> Result<Response, ApiFailure> {
     let id = device_id(&id)?;
     if store(&state)?.get_device(id).await?.is_none() {
@@ -504,6 +578,8 @@ pub struct PackageQuery {
     /// A version range in the ecosystem's order: `>=1.0,<2.0` (needs `name` and `ecosystem`).
     range: Option<String>,
     vulnerable: Option<String>,
+    #[serde(flatten)]
+    unknown: UnknownParams,
 }
 
 /// One bound of a version range.
@@ -565,10 +641,63 @@ fn in_range(
     Some(true)
 }
 
+/// A version range (`>=1.0,<2.0`) of one package, checked against its ecosystem's version
+/// order. The packages list and the devices list both filter with it.
+struct VersionRange {
+    scheme: sentari_core::version::VersionScheme,
+    bounds: Vec<Bound>,
+}
+
+impl VersionRange {
+    /// Parses `range` for the package `name` (named by the query parameter `name_param`) in
+    /// `ecosystem`. A range needs both: the comparison is the ecosystem's, and an exact name
+    /// keeps the versions compared few.
+    fn parse(
+        name: Option<&str>,
+        name_param: &str,
+        ecosystem: Option<&str>,
+        range: &str,
+    ) -> Result<VersionRange, ApiFailure> {
+        if name.is_none_or(str::is_empty) {
+            return Err(ApiFailure::field(
+                name_param,
+                "a version range needs a package name",
+            ));
+        }
+        let Some(eco) = ecosystem.filter(|e| !e.is_empty()) else {
+            return Err(ApiFailure::field(
+                "ecosystem",
+                "a version range needs the ecosystem whose version order applies (PyPI, npm, Debian:12, …)",
+            ));
+        };
+        let Some(scheme) = Ecosystem::parse(eco).version_scheme() else {
+            return Err(ApiFailure::field(
+                "ecosystem",
+                format!("`{eco}` has no version order Sentari knows"),
+            ));
+        };
+        let bounds = parse_range(range)?;
+        for b in &bounds {
+            if scheme.parse(&b.version).is_err() {
+                return Err(ApiFailure::field(
+                    "range",
+                    format!("`{}` is not a valid {} version", b.version, scheme.name()),
+                ));
+            }
+        }
+        Ok(VersionRange { scheme, bounds })
+    }
+
+    /// Whether `version` is inside the range; a version the ecosystem cannot parse is not.
+    fn contains(&self, version: &str) -> bool {
+        in_range(self.scheme, version, &self.bounds) == Some(true)
+    }
+}
+
 /// `GET /api/v1/packages`: which devices have package X (and which versions)?
 pub async fn packages(
     State(state): State<AppState>,
-    Query(q): Query<PackageQuery>,
+    ApiQuery(q): ApiQuery<PackageQuery>,
 ) -> Result<Response, ApiFailure> {
     let format = q.list.format(false)?;
     let (name, prefix) = match (
@@ -585,7 +714,7 @@ pub async fn packages(
     let filter = PackageFilter {
         name,
         prefix,
-        ecosystem: q.ecosystem.clone().filter(|s| !s.is_empty()),
+        ecosystem: ecosystem_param(q.ecosystem.clone()),
         version: q.version.filter(|s| !s.is_empty()),
         vulnerable: bool_param("vulnerable", q.vulnerable.as_deref())?.unwrap_or(false),
     };
@@ -620,39 +749,18 @@ pub(crate) async fn package_search(
     let Some(range) = range.filter(|s| !s.trim().is_empty()) else {
         return Ok(s.list_fleet_packages(filter, sort, page).await?);
     };
-    if filter.name.is_none() {
-        return Err(ApiFailure::field(
-            "name",
-            "a version range needs a package name",
-        ));
-    }
-    let Some(eco) = filter.ecosystem.clone() else {
-        return Err(ApiFailure::field(
-            "ecosystem",
-            "a version range needs the ecosystem whose version order applies (PyPI, npm, Debian:12, …)",
-        ));
-    };
-    let Some(scheme) = Ecosystem::parse(&eco).version_scheme() else {
-        return Err(ApiFailure::field(
-            "ecosystem",
-            format!("`{eco}` has no version order Sentari knows"),
-        ));
-    };
-    let bounds = parse_range(range)?;
-    for b in &bounds {
-        if scheme.parse(&b.version).is_err() {
-            return Err(ApiFailure::field(
-                "range",
-                format!("`{}` is not a valid {} version", b.version, scheme.name()),
-            ));
-        }
-    }
+    let range = VersionRange::parse(
+        filter.name.as_deref(),
+        "name",
+        filter.ecosystem.as_deref(),
+        range,
+    )?;
     let (all, _) = s
         .list_fleet_packages(filter, sort, PageRequest::all())
         .await?;
     let matching: Vec<_> = all
         .into_iter()
-        .filter(|p| in_range(scheme, &p.version, &bounds) == Some(true))
+        .filter(|p| range.contains(&p.version))
         .collect();
     let total = matching.len() as i64;
     let items = matching
@@ -673,12 +781,14 @@ pub struct RuntimeQuery {
     eol_status: Option<String>,
     device_id: Option<String>,
     q: Option<String>,
+    #[serde(flatten)]
+    unknown: UnknownParams,
 }
 
 /// `GET /api/v1/runtimes` (also `format=csv|xlsx`).
 pub async fn runtimes(
     State(state): State<AppState>,
-    Query(q): Query<RuntimeQuery>,
+    ApiQuery(q): ApiQuery<RuntimeQuery>,
 ) -> Result<Response, ApiFailure> {
     let format = q.list.format(true)?;
     let page = q.list.fetch(format)?;
@@ -718,12 +828,14 @@ pub struct ScanQuery {
     status: Option<String>,
     since: Option<String>,
     until: Option<String>,
+    #[serde(flatten)]
+    unknown: UnknownParams,
 }
 
 /// `GET /api/v1/scans`.
 pub async fn scans(
     State(state): State<AppState>,
-    Query(q): Query<ScanQuery>,
+    ApiQuery(q): ApiQuery<ScanQuery>,
 ) -> Result<Response, ApiFailure> {
     let format = q.list.format(false)?;
     let page = q.list.fetch(format)?;
@@ -747,16 +859,24 @@ pub struct DiagnosticsQuery {
     /// With a device: that device's errors (of its latest scan, or of `scan_id`).
     device_id: Option<String>,
     scan_id: Option<String>,
+    #[serde(flatten)]
+    unknown: UnknownParams,
 }
 
 /// `GET /api/v1/diagnostics`: error kinds across the fleet and the devices reporting errors;
 /// with `device_id` or `scan_id`, the errors themselves.
 pub async fn diagnostics(
     State(state): State<AppState>,
-    Query(q): Query<DiagnosticsQuery>,
+    ApiQuery(q): ApiQuery<DiagnosticsQuery>,
 ) -> Result<Response, ApiFailure> {
     let format = q.list.format(false)?;
     let page = q.list.fetch(format)?;
+    if q.list.sort().is_some_and(|s| !s.is_empty()) {
+        return Err(ApiFailure::field(
+            "sort",
+            "diagnostics have a fixed order: error kinds by count, devices by error count, errors as reported",
+        ));
+    }
     let device = uuid_param("device_id", q.device_id.as_deref())?;
     let scan = uuid_param("scan_id", q.scan_id.as_deref())?;
     let s = store(&state)?;
@@ -850,23 +970,33 @@ pub struct SuppressionQuery {
     list: ListParams,
     /// Include expired suppressions.
     expired: Option<String>,
+    #[serde(flatten)]
+    unknown: UnknownParams,
 }
 
 /// `GET /api/v1/suppressions`.
 pub async fn suppressions(
     State(state): State<AppState>,
-    Query(q): Query<SuppressionQuery>,
+    ApiQuery(q): ApiQuery<SuppressionQuery>,
 ) -> Result<Response, ApiFailure> {
     let format = q.list.format(false)?;
     let page = q.list.page()?;
     let all = store(&state)?
-        .list_suppressions(bool_param("expired", q.expired.as_deref())?.unwrap_or(false))
+        .list_suppressions(
+            // `expired=true` (or `any`) lists expired suppressions beside the active ones.
+            bool_param("expired", q.expired.as_deref())?.unwrap_or_else(|| {
+                q.expired
+                    .as_deref()
+                    .is_some_and(|v| v.eq_ignore_ascii_case("any") || v.eq_ignore_ascii_case("all"))
+            }),
+            q.list.sort(),
+        )
         .await?;
     let total = all.len() as i64;
     let items: Vec<SuppressionBody> = match format {
         Format::Json => all
             .into_iter()
-            .skip(((page.page - 1) * page.page_size) as usize)
+            .skip(((page.page - 1) as usize).saturating_mul(page.page_size as usize))
             .take(page.page_size as usize)
             .map(suppression_body)
             .collect(),

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::FromRequest;
+use axum::extract::{FromRequest, FromRequestParts, Query};
 use axum::handler::Handler;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -390,5 +390,64 @@ where
                 field: None,
             }),
         }
+    }
+}
+
+/// Query parameters that a handler's query type does not name. Every `/api/v1` query type
+/// collects them (`#[serde(flatten)] unknown: UnknownParams`, declared last) so that
+/// [`ApiQuery`] can refuse them: a list that silently ignored a misspelt filter (`device=`
+/// for `device_id=`) would answer with the whole fleet, which reads as a real result.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct UnknownParams(std::collections::BTreeMap<String, String>);
+
+/// A query type of the REST API: it says which parameters it did not recognise.
+pub trait QueryParams {
+    /// The parameters left over after the type's own fields took theirs.
+    fn unknown(&self) -> &UnknownParams;
+}
+
+/// Implements [`QueryParams`] for query types whose leftover parameters are in `unknown`.
+macro_rules! query_params {
+    ($($t:ty),+ $(,)?) => {
+        $(impl $crate::http::api::QueryParams for $t {
+            fn unknown(&self) -> &$crate::http::api::UnknownParams {
+                &self.unknown
+            }
+        })+
+    };
+}
+pub(crate) use query_params;
+
+/// The query string of an API request, with every problem answered as a JSON 400 naming the
+/// parameter: a malformed or repeated parameter (axum's own `Query` would answer in plain
+/// text), and a parameter the endpoint does not know.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + QueryParams,
+{
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiFailure> {
+        let Query(v) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiFailure::BadRequest {
+                detail: e.body_text(),
+                field: None,
+            })?;
+        if let Some(name) = v.unknown().0.keys().next() {
+            return Err(ApiFailure::field(
+                name,
+                format!(
+                    "unknown query parameter `{name}`; GET /api/v1/openapi.json lists the parameters of each path"
+                ),
+            ));
+        }
+        Ok(ApiQuery(v))
     }
 }

@@ -21,6 +21,7 @@ fn list_filters(path: &str) -> Option<&'static [&'static str]> {
             "severity",
             "package",
             "version",
+            "range",
             "ecosystem",
             "package_version_id",
             "advisory",
@@ -83,12 +84,17 @@ pub fn document() -> Value {
         if method == axum::http::Method::GET
             && let Some(filters) = list_filters(path)
         {
+            // Diagnostics and the audit log have a fixed order, and refuse `sort`.
+            let fixed_order = matches!(path, "/api/v1/diagnostics" | "/api/v1/audit");
             for (name, desc) in [
                 ("page", "page number, from 1"),
                 ("page_size", "rows per page, 1 to 500 (default 50)"),
                 ("sort", "field to sort by; prefix with - for descending"),
                 ("format", "json (default) or csv; runtimes also xlsx"),
             ] {
+                if fixed_order && name == "sort" {
+                    continue;
+                }
                 params.push(json!({"name": name, "in": "query", "required": false,
                     "description": desc, "schema": {"type": "string"}}));
             }

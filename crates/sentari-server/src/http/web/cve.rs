@@ -596,7 +596,7 @@ pub async fn page(
         Ok(t) => t,
         Err(e) => return failed(&state, &user, title, view::explain(e.into()).await).await,
     };
-    let rules = match store.list_suppressions(false).await {
+    let rules = match store.list_suppressions(false, None).await {
         Ok(r) => r,
         Err(e) => return failed(&state, &user, title, view::explain(e.into()).await).await,
     };
@@ -669,7 +669,7 @@ pub async fn advisory(
         Ok(v) => v,
         Err(e) => return failed(&state, &user, title, view::explain(e.into()).await).await,
     };
-    let rules = match store.list_suppressions(false).await {
+    let rules = match store.list_suppressions(false, None).await {
         Ok(r) => r,
         Err(e) => return failed(&state, &user, title, view::explain(e.into()).await).await,
     };
