@@ -461,6 +461,10 @@ pub async fn run(role: Role, prepared: Prepared) -> Result<(), StartError> {
                     store.clone(),
                     stop.clone(),
                 ));
+                inner.spawn(crate::jobs::suppression_expiry::run(
+                    store.clone(),
+                    stop.clone(),
+                ));
             }
             if role.beat() {
                 inner.spawn(scheduler::run(

@@ -6,7 +6,9 @@
 
 pub mod advisory_stats;
 pub mod handlers;
+pub mod periodic;
 pub mod scheduler;
+pub mod suppression_expiry;
 pub mod table_maintenance;
 pub mod wal_checkpoint;
 pub mod worker;

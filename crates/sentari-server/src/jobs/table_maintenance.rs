@@ -11,6 +11,8 @@ use std::time::Duration;
 use sentari_store::Store;
 use tokio_util::sync::CancellationToken;
 
+use super::periodic::Next;
+
 /// How often the tables are looked at. A fleet's first scans change the inventory tables by
 /// millions of rows in minutes; a look at the activity counters costs a millisecond.
 const EVERY: Duration = Duration::from_secs(60);
@@ -21,30 +23,17 @@ pub async fn run(store: Store, stop: CancellationToken) {
     if store.backend() != sentari_store::BackendKind::Postgres {
         return;
     }
-    let mut failing = false;
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(EVERY) => {}
+    super::periodic::run(EVERY, false, stop, "table maintenance failed", || async {
+        if let Some(done) = store.maintain_tables().await?
+            && (!done.vacuumed.is_empty() || !done.analyzed.is_empty())
+        {
+            tracing::info!(
+                vacuumed = ?done.vacuumed,
+                analyzed = ?done.analyzed,
+                "autovacuum is off: vacuumed and analyzed the tables it would have"
+            );
         }
-        match store.maintain_tables().await {
-            Ok(Some(done)) => {
-                failing = false;
-                if !done.vacuumed.is_empty() || !done.analyzed.is_empty() {
-                    tracing::info!(
-                        vacuumed = ?done.vacuumed,
-                        analyzed = ?done.analyzed,
-                        "autovacuum is off: vacuumed and analyzed the tables it would have"
-                    );
-                }
-            }
-            Ok(None) => failing = false,
-            // Logged once per run of failures; the next look retries.
-            Err(e) if !failing => {
-                failing = true;
-                tracing::warn!(error = %e, "table maintenance failed; retrying");
-            }
-            Err(_) => {}
-        }
-    }
+        Ok(Next::Continue)
+    })
+    .await
 }

@@ -13,38 +13,28 @@ use std::time::Duration;
 use sentari_store::Store;
 use tokio_util::sync::CancellationToken;
 
+use super::periodic::Next;
+
 /// How often the log is checkpointed. A checkpoint of a log with nothing new is a read of its
 /// header; a short interval keeps the log (and the pages each checkpoint copies) small.
 const EVERY: Duration = Duration::from_millis(250);
 
-/// Runs until `stop` is cancelled; returns at once on PostgreSQL.
+/// Runs until `stop` is cancelled; returns at once on PostgreSQL. A failure is retried on the
+/// next tick, and commits still checkpoint by themselves should it keep failing.
 pub async fn run(store: Store, stop: CancellationToken) {
-    let mut failing = false;
-    loop {
-        match store.checkpoint_wal().await {
-            Ok(None) => return,
-            Ok(Some(c)) => {
-                failing = false;
-                if c.frames > 0 {
-                    tracing::trace!(
-                        frames = c.frames,
-                        checkpointed = c.checkpointed,
-                        busy = c.busy,
-                        "WAL checkpoint"
-                    );
-                }
-            }
-            // Logged once per run of failures: the next tick retries, and commits still
-            // checkpoint by themselves should this keep failing.
-            Err(e) if !failing => {
-                failing = true;
-                tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
-            }
-            Err(_) => {}
+    super::periodic::run(EVERY, true, stop, "WAL checkpoint failed", || async {
+        let Some(c) = store.checkpoint_wal().await? else {
+            return Ok(Next::Stop);
+        };
+        if c.frames > 0 {
+            tracing::trace!(
+                frames = c.frames,
+                checkpointed = c.checkpointed,
+                busy = c.busy,
+                "WAL checkpoint"
+            );
         }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(EVERY) => {}
-        }
-    }
+        Ok(Next::Continue)
+    })
+    .await
 }
