@@ -81,4 +81,22 @@ async fn postgres_tables_are_analyzed_and_vacuumed_when_autovacuum_is_off() {
         .await,
         "the jobs table is maintained again and again"
     );
+    // A table that only grows is vacuumed too (autovacuum's insert threshold: 1,000 rows plus
+    // a fifth of the table), so that its pages become all-visible for index-only scans.
+    for i in 0..2000 {
+        s.enqueue(NewJob::new(
+            "maintenance-growth",
+            serde_json::json!({ "i": i }),
+        ))
+        .await
+        .unwrap();
+    }
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            let pass = s.maintain_tables().await.unwrap().unwrap();
+            pass.vacuumed.contains(&jobs)
+        })
+        .await,
+        "the grown jobs table was never vacuumed"
+    );
 }
