@@ -141,36 +141,67 @@ const DEFAULT_ENDPOINTS: &[&str] = &[
 struct Api {
     client: Client,
     metrics: Client,
-    token: String,
+    email: String,
+    password: String,
+    /// The session token; replaced when the server ends the session.
+    token: std::sync::Mutex<String>,
 }
 
 impl Api {
     async fn login(s: &ServerArgs) -> anyhow::Result<Api> {
-        let client = Client::new(&s.api_url)?;
-        let body = serde_json::json!({"email": s.email, "password": s.password});
-        let r = client
+        let api = Api {
+            client: Client::new(&s.api_url)?,
+            metrics: Client::new(&s.metrics_url)?,
+            email: s.email.clone(),
+            password: s.password.clone(),
+            token: std::sync::Mutex::new(String::new()),
+        };
+        api.sign_in().await?;
+        Ok(api)
+    }
+
+    /// Signs in (again) and keeps the new token.
+    async fn sign_in(&self) -> anyhow::Result<()> {
+        let body = serde_json::json!({"email": self.email, "password": self.password});
+        let r = self
+            .client
             .send("POST", "/api/v1/auth/login", &[], Some(&body))
             .await?;
         let Some(token) = r.body["token"].as_str() else {
-            bail!("login as {} failed: {} {}", s.email, r.status, r.body);
+            bail!("login as {} failed: {} {}", self.email, r.status, r.body);
         };
-        Ok(Api {
-            client,
-            metrics: Client::new(&s.metrics_url)?,
-            token: token.to_owned(),
-        })
+        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = token.to_owned();
+        Ok(())
     }
 
+    fn token(&self) -> String {
+        self.token.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A GET as the operator. Seeding a large fleet on a slow machine outlasts the server's
+    /// idle session timeout (the session is not used while the scans are ingested), so a 401
+    /// signs in again and retries once.
     async fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
-        let auth = format!("Bearer {}", self.token);
-        let r = self
-            .client
-            .get_json(path, &[("authorization", auth.as_str())])
-            .await?;
+        let mut r = self.get_once(path).await?;
+        if r.status == 401 {
+            self.sign_in().await?;
+            r = self.get_once(path).await?;
+        }
         if r.status != 200 {
             bail!("GET {path}: {} {}", r.status, r.body);
         }
         Ok(r.body)
+    }
+
+    async fn get_once(
+        &self,
+        path: &str,
+    ) -> anyhow::Result<sentari_client::Answer<serde_json::Value>> {
+        let auth = format!("Bearer {}", self.token());
+        Ok(self
+            .client
+            .get_json(path, &[("authorization", auth.as_str())])
+            .await?)
     }
 
     /// The sum of the values of the metrics endpoint's sample lines that `keep` accepts.
@@ -776,8 +807,9 @@ pub async fn api(a: ApiArgs) -> anyhow::Result<()> {
             t.elapsed().as_secs_f64()
         );
     }
-    let bearer = format!("Bearer {}", api.token);
-    let cookie = format!("sentari_session={}", api.token);
+    let token = api.token();
+    let bearer = format!("Bearer {token}");
+    let cookie = format!("sentari_session={token}");
     println!("| path | status | bytes | p50 ms | p95 ms | p99 ms | max ms |");
     println!("|---|---|---|---|---|---|---|");
     let targets = endpoints
