@@ -68,6 +68,24 @@ async fn get(server: &crate::common::Server, path: &str, token: &str) -> (u16, V
     (r.status, r.body)
 }
 
+/// A CSV export: 200, a CSV content type, and the text.
+async fn get_csv(server: &crate::common::Server, path: &str, token: &str) -> String {
+    let auth = format!("Bearer {token}");
+    let (st, headers, csv) = server
+        .client()
+        .get_bytes(path, &[("authorization", auth.as_str())])
+        .await
+        .unwrap();
+    assert_eq!(st, 200, "{path}");
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v.starts_with("text/csv")),
+        "{path}: {headers:?}"
+    );
+    String::from_utf8(csv).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_to_findings_through_the_api() {
     let env = Env::new().await;
@@ -295,21 +313,7 @@ async fn agent_to_findings_through_the_api() {
 
     // Exports: CSV of any list, XLSX of the runtime inventory.
     let auth = format!("Bearer {viewer}");
-    let (st, headers, csv) = server
-        .client()
-        .get_bytes(
-            "/api/v1/devices?format=csv",
-            &[("authorization", auth.as_str())],
-        )
-        .await
-        .unwrap();
-    assert_eq!(st, 200);
-    assert!(
-        headers
-            .iter()
-            .any(|(k, v)| k == "content-type" && v.starts_with("text/csv"))
-    );
-    let csv = String::from_utf8(csv).unwrap();
+    let csv = get_csv(&server, "/api/v1/devices?format=csv", &viewer).await;
     assert!(csv.starts_with("id,hostname,os,"), "{csv}");
     assert!(csv.contains("fleet-test-host"));
     let (st, _, xlsx) = server
@@ -600,22 +604,12 @@ async fn list_parameters_are_checked_and_a_version_range_finds_devices() {
     assert_eq!(b["total"], 2, "{b}");
 
     // The audit log as CSV: the suppressions just made are in it.
-    let auth = format!("Bearer {analyst}");
-    let (st, headers, csv) = server
-        .client()
-        .get_bytes(
-            "/api/v1/audit?format=csv&action=suppression.create",
-            &[("authorization", auth.as_str())],
-        )
-        .await
-        .unwrap();
-    assert_eq!(st, 200);
-    assert!(
-        headers
-            .iter()
-            .any(|(k, v)| k == "content-type" && v.starts_with("text/csv"))
-    );
-    let csv = String::from_utf8(csv).unwrap();
+    let csv = get_csv(
+        &server,
+        "/api/v1/audit?format=csv&action=suppression.create",
+        &analyst,
+    )
+    .await;
     assert!(
         csv.starts_with("seq,at,actor,actor_ip,action,target,"),
         "{csv}"
