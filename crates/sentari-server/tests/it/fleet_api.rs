@@ -564,6 +564,15 @@ async fn list_parameters_are_checked_and_a_version_range_finds_devices() {
     )
     .await;
     assert_eq!(b["total"], 2, "{b}");
+    // Only the version with an open finding is vulnerable (2.31.0 is the fixed one).
+    let (_, b) = get(
+        &server,
+        "/api/v1/packages?name=requests&vulnerable=true",
+        &analyst,
+    )
+    .await;
+    assert_eq!(b["total"], 1, "{b}");
+    assert_eq!(b["items"][0]["version"], "2.25.0", "{b}");
     let (_, b) = get(&server, "/api/v1/devices?min_severity=critical", &analyst).await;
     assert_eq!(hosts(&b), vec!["web-01"], "{b}");
 
