@@ -159,6 +159,14 @@ fn contains_pattern(s: &str) -> String {
     format!("%{}%", like_escape(s))
 }
 
+/// The advisory ids that the parameter `p` names, as its id or as an alias: a subquery for
+/// `advisory_id IN …`. A `UNION` rather than `advisory_id = p OR advisory_id IN (aliases)`,
+/// whose `OR` kept PostgreSQL from using the open-findings index (3.7 s against 0.2 s for one
+/// advisory at 10,000 devices).
+fn advisory_or_alias(p: &str) -> String {
+    format!("(SELECT {p} UNION ALL SELECT advisory_id FROM advisory_aliases WHERE alias = {p})")
+}
+
 /// A sort request (`field` or `-field`) resolved against the allowed columns.
 pub(crate) fn order_by(
     sort: Option<&str>,
@@ -494,9 +502,7 @@ impl FindingFilter {
         }
         if let Some(a) = &self.advisory {
             let p = f.arg(Arg::Text(a.clone()));
-            f.push(format!(
-                "df.advisory_id IN (SELECT {p} UNION ALL SELECT advisory_id FROM advisory_aliases WHERE alias = {p})"
-            ));
+            f.push(format!("df.advisory_id IN {}", advisory_or_alias(&p)));
         }
         if let Some(n) = &self.package {
             let p = f.arg(Arg::Text(n.to_lowercase()));
@@ -837,7 +843,8 @@ impl Store {
             let p = f.arg(Arg::Text(a.to_owned()));
             f.push(format!(
                 "d.id IN (SELECT device_id FROM device_findings WHERE resolved_at IS NULL \
-                 AND advisory_id IN (SELECT {p} UNION ALL SELECT advisory_id FROM advisory_aliases WHERE alias = {p}))"
+                 AND advisory_id IN {})",
+                advisory_or_alias(&p)
             ));
         }
         let order = order_by(
