@@ -34,12 +34,8 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiFailure> {
-    if q.list.sort.as_deref().is_some_and(|s| !s.is_empty()) {
-        return Err(ApiFailure::field(
-            "sort",
-            "the audit log is listed in its own order, newest first",
-        ));
-    }
+    q.list
+        .fixed_order("the audit log is listed in its own order, newest first")?;
     let format = q.list.format(false)?;
     let page = q.list.fetch(format)?;
     let filter = AuditFilter {

@@ -113,6 +113,14 @@ impl ListParams {
     pub(crate) fn sort(&self) -> Option<&str> {
         self.sort.as_deref()
     }
+
+    /// For a list with a fixed order (`order` says which): a `sort` is refused, not ignored.
+    pub(crate) fn fixed_order(&self, order: &str) -> Result<(), ApiFailure> {
+        match self.sort() {
+            Some(s) if !s.is_empty() => Err(ApiFailure::field("sort", order)),
+            _ => Ok(()),
+        }
+    }
 }
 
 query_params!(
@@ -871,12 +879,9 @@ pub async fn diagnostics(
 ) -> Result<Response, ApiFailure> {
     let format = q.list.format(false)?;
     let page = q.list.fetch(format)?;
-    if q.list.sort().is_some_and(|s| !s.is_empty()) {
-        return Err(ApiFailure::field(
-            "sort",
-            "diagnostics have a fixed order: error kinds by count, devices by error count, errors as reported",
-        ));
-    }
+    q.list.fixed_order(
+        "diagnostics have a fixed order: error kinds by count, devices by error count, errors as reported",
+    )?;
     let device = uuid_param("device_id", q.device_id.as_deref())?;
     let scan = uuid_param("scan_id", q.scan_id.as_deref())?;
     let s = store(&state)?;
