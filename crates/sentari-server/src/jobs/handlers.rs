@@ -111,14 +111,7 @@ pub const DAILY: &str = "fleet_daily";
 async fn retention(ctx: JobContext) -> Result<(), JobError> {
     let cutoff = time::OffsetDateTime::now_utc() - ctx.settings.job_retention;
     let n = ctx.store.prune_finished_jobs(cutoff).await?;
-    // Expiries are applied within a minute by `suppression_expiry`; this hourly pass is the
-    // fallback for a process that runs jobs without that task.
-    let expired = ctx.store.apply_suppression_expiry().await?;
-    tracing::info!(
-        pruned = n,
-        suppressions_expired = expired,
-        "retention: pruned finished jobs"
-    );
+    tracing::info!(pruned = n, "retention: pruned finished jobs");
     Ok(())
 }
 

@@ -2,8 +2,8 @@
 //!
 //! A suppression's expiry is a promise to the analyst who set it: from that time on, the
 //! findings it hid count as open again. The suppression list shows it inactive at once, so
-//! the findings must follow promptly rather than at the next hourly retention run (which
-//! still applies expiries too). Each look is one small read unless something expired.
+//! the findings must follow promptly. Every process that runs jobs runs this task, so it is
+//! the one place expiries are applied. Each look is one small read unless something expired.
 
 use std::time::Duration;
 
