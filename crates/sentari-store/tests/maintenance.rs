@@ -12,6 +12,15 @@ use sentari_store::NewJob;
 use sentari_store::testing::TestDb;
 use sqlx::Connection;
 
+/// Enqueues `n` jobs of `kind`: rows the statistics views count as inserted.
+async fn enqueue(s: &sentari_store::Store, kind: &str, n: usize) {
+    for i in 0..n {
+        s.enqueue(NewJob::new(kind, serde_json::json!({ "i": i })))
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn sqlite_needs_no_table_maintenance() {
     let db = TestDb::sqlite().await;
@@ -36,14 +45,7 @@ async fn postgres_tables_are_analyzed_and_vacuumed_when_autovacuum_is_off() {
     }
     // 300 new jobs (more than autovacuum's 50 rows plus a tenth of an empty table), then 300
     // deleted: the table needs both an analysis and a vacuum.
-    for i in 0..300 {
-        s.enqueue(NewJob::new(
-            "maintenance-test",
-            serde_json::json!({ "i": i }),
-        ))
-        .await
-        .unwrap();
-    }
+    enqueue(s, "maintenance-test", 300).await;
     sqlx::query("DELETE FROM jobs WHERE kind = 'maintenance-test'")
         .execute(&mut conn)
         .await
@@ -83,14 +85,7 @@ async fn postgres_tables_are_analyzed_and_vacuumed_when_autovacuum_is_off() {
     );
     // A table that only grows is vacuumed too (autovacuum's insert threshold: 1,000 rows plus
     // a fifth of the table), so that its pages become all-visible for index-only scans.
-    for i in 0..2000 {
-        s.enqueue(NewJob::new(
-            "maintenance-growth",
-            serde_json::json!({ "i": i }),
-        ))
-        .await
-        .unwrap();
-    }
+    enqueue(s, "maintenance-growth", 2000).await;
     assert!(
         eventually(Duration::from_secs(60), || async {
             let pass = s.maintain_tables().await.unwrap().unwrap();
